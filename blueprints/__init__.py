@@ -1,0 +1,15 @@
+"""HTTP only: parse the request, call one service, render one template."""
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from blueprints.auth import bp as auth_bp
+    from blueprints.health import bp as health_bp
+    from blueprints.inbox import bp as inbox_bp
+    from blueprints.settings import bp as settings_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(inbox_bp)
+    app.register_blueprint(settings_bp, url_prefix="/settings")

@@ -1,0 +1,1 @@
+"""The write paths: the only code that changes state."""

@@ -1,0 +1,390 @@
+"""The read side of the inbox: every query that feeds the list, the dialog and the card.
+
+Written once, here; each costs a fixed number of SQL statements whatever the size.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, or_, select, text
+from sqlalchemy.orm import joinedload, selectinload
+
+from extensions import db
+from models import (
+    CATEGORIES,
+    Channel,
+    Client,
+    ClientPhone,
+    Comment,
+    Contact,
+    Conversation,
+    CustomField,
+    CustomFieldValue,
+    Message,
+    Session,
+    Tag,
+    User,
+    Visit,
+    conversation_tags,
+)
+from models.base import utcnow
+from services.text import normalize_text, phone_search_digits
+
+SCOPES = ("all", "mine", "unassigned")
+STATES = ("unanswered", "open", "snoozed", "closed", "spam", "all")
+LISTS = ("admin", "bot")
+MAX_QUERY = 200
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**62 else None
+
+
+@dataclass
+class ListFilter:
+    """What the list shows; built from the URL, unknown values fall back to defaults."""
+
+    q: str = ""
+    scope: str = "all"
+    state: str = "open"
+    lst: str = "admin"
+    channel: int | None = None
+    assignee: int | None = None
+    category: str | None = None
+    tag: int | None = None
+    cursor: tuple[datetime, int] | None = None
+
+    @classmethod
+    def from_args(cls, args) -> "ListFilter":
+        f = cls()
+        f.q = (args.get("q") or "").strip()[:MAX_QUERY]
+        f.scope = args.get("scope") if args.get("scope") in SCOPES else "all"
+        f.state = args.get("state") if args.get("state") in STATES else "open"
+        f.lst = args.get("list") if args.get("list") in LISTS else "admin"
+        f.channel = _int_or_none(args.get("channel"))
+        f.assignee = _int_or_none(args.get("assignee"))
+        f.category = args.get("category") if args.get("category") in CATEGORIES else None
+        f.tag = _int_or_none(args.get("tag"))
+        f.cursor = _parse_cursor(args.get("after"))
+        return f
+
+    def args(self, **override) -> dict:
+        """The non-default values as URL arguments (so links stay short and shareable)."""
+        values = {
+            "q": self.q,
+            "scope": self.scope if self.scope != "all" else None,
+            "state": self.state if self.state != "open" else None,
+            "list": self.lst if self.lst != "admin" else None,
+            "channel": self.channel,
+            "assignee": self.assignee,
+            "category": self.category,
+            "tag": self.tag,
+        }
+        values.update(override)
+        return {k: v for k, v in values.items() if v not in (None, "")}
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.q or self.channel or self.assignee or self.category or self.tag)
+
+
+def _parse_cursor(raw) -> tuple[datetime, int] | None:
+    if not raw or "_" not in raw:
+        return None
+    ts, _sep, ident = raw.rpartition("_")
+    ident_num = _int_or_none(ident)
+    try:
+        when = datetime.fromisoformat(ts)
+    except ValueError:
+        return None
+    if ident_num is None or when.tzinfo is None:
+        return None
+    return when, ident_num
+
+
+def cursor_for(conversation: Conversation) -> str:
+    return f"{conversation.last_activity_at.isoformat()}_{conversation.id}"
+
+
+def _state_clause(state: str):
+    c = Conversation
+    if state == "spam":
+        return c.is_spam.is_(True)
+    clauses = [c.is_spam.is_(False)]
+    if state == "unanswered":
+        clauses += [c.state == "open", c.unread_count > 0]
+    elif state in ("open", "snoozed", "closed"):
+        clauses.append(c.state == state)
+    return and_(*clauses)
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _fts_query(words: list[str]) -> str:
+    """Each user word quoted (FTS operators in it lose their meaning) and prefix-matched."""
+    return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+
+
+def _search_clause(q: str):
+    c = Conversation
+    digits = phone_search_digits(q)
+    if digits:
+        pattern = _like(digits)
+        client_ids = select(ClientPhone.client_id).where(ClientPhone.digits.like(pattern, escape="\\"))
+        contact_ids = select(Contact.id).where(
+            or_(Contact.phone_digits.like(pattern, escape="\\"), Contact.client_id.in_(client_ids))
+        )
+        return c.contact_id.in_(contact_ids)
+
+    norm = normalize_text(q)
+    if not norm:
+        return None
+    pattern = _like(norm)
+    client_ids = select(Client.id).where(Client.name_norm.like(pattern, escape="\\"))
+    by_name = c.contact_id.in_(
+        select(Contact.id).where(
+            or_(Contact.name_norm.like(pattern, escape="\\"), Contact.client_id.in_(client_ids))
+        )
+    )
+    words = [w for w in norm.split(" ") if any(ch.isalnum() for ch in w)][:8]
+    if not words:
+        return by_name
+    if db.engine.dialect.name == "sqlite":
+        hits = text(
+            "SELECT rowid FROM messages_fts WHERE messages_fts MATCH :fts ORDER BY rowid DESC LIMIT 2000"
+        ).bindparams(fts=_fts_query(words))
+        by_text = c.id.in_(select(Message.conversation_id).where(Message.id.in_(hits.columns())))
+    else:
+        by_text = c.id.in_(
+            select(Message.conversation_id).where(
+                and_(*(Message.text.ilike(_like(w), escape="\\") for w in words)),
+                Message.direction.in_(("in", "out", "note")),
+            )
+        )
+    return or_(by_name, by_text)
+
+
+def list_conversations(f: ListFilter, user: User, limit: int = 50) -> tuple[list[Conversation], str | None]:
+    """One page of the list, newest activity first; returns rows and the next page's cursor."""
+    c = Conversation
+    stmt = (
+        select(c)
+        .options(
+            joinedload(c.contact).joinedload(Contact.client),
+            joinedload(c.channel),
+            joinedload(c.assignee),
+        )
+        .where(_state_clause(f.state), c.with_bot.is_(f.lst == "bot"))
+    )
+    if f.scope == "mine":
+        stmt = stmt.where(c.assignee_id == user.id)
+    elif f.scope == "unassigned":
+        stmt = stmt.where(c.assignee_id.is_(None))
+    if f.channel:
+        stmt = stmt.where(c.channel_id == f.channel)
+    if f.assignee:
+        stmt = stmt.where(c.assignee_id == f.assignee)
+    if f.category:
+        stmt = stmt.where(
+            c.contact_id.in_(
+                select(Contact.id)
+                .join(Client, Client.id == Contact.client_id)
+                .where(Client.category == f.category)
+            )
+        )
+    if f.tag:
+        stmt = stmt.where(
+            c.id.in_(select(conversation_tags.c.conversation_id).where(conversation_tags.c.tag_id == f.tag))
+        )
+    if f.q:
+        clause = _search_clause(f.q)
+        if clause is not None:
+            stmt = stmt.where(clause)
+    if f.cursor:
+        when, ident = f.cursor
+        stmt = stmt.where(or_(c.last_activity_at < when, and_(c.last_activity_at == when, c.id < ident)))
+    rows = (
+        db.session.scalars(stmt.order_by(c.last_activity_at.desc(), c.id.desc()).limit(limit + 1))
+        .unique()
+        .all()
+    )
+    next_cursor = cursor_for(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def header_counts(user: User) -> dict[str, int]:
+    """Unanswered conversations with an admin: all, mine, unassigned (one statement)."""
+    c = Conversation
+    unanswered = and_(c.state == "open", c.unread_count > 0)
+    row = db.session.execute(
+        select(
+            func.count(),
+            func.sum(case((c.assignee_id == user.id, 1), else_=0)),
+            func.sum(case((c.assignee_id.is_(None), 1), else_=0)),
+        ).where(c.is_spam.is_(False), c.with_bot.is_(False), unanswered)
+    ).one()
+    return {"unanswered": row[0] or 0, "mine": row[1] or 0, "unassigned": row[2] or 0}
+
+
+def badge(count: int) -> str:
+    return "99+" if count > 99 else str(count)
+
+
+def load_conversation(conversation_id: int) -> Conversation | None:
+    c = Conversation
+    return (
+        db.session.scalars(
+            select(c)
+            .options(
+                joinedload(c.contact).joinedload(Contact.client),
+                joinedload(c.channel),
+                joinedload(c.assignee),
+                selectinload(c.tags),
+                joinedload(c.current_session).selectinload(Session.tags),
+            )
+            .where(c.id == conversation_id)
+        )
+        .unique()
+        .one_or_none()
+    )
+
+
+def load_messages(
+    conversation_id: int, before: int | None = None, limit: int = 100
+) -> tuple[list[Message], bool]:
+    """The dialog's latest messages (or those before a message id), oldest first."""
+    stmt = (
+        select(Message)
+        .options(
+            joinedload(Message.author),
+            selectinload(Message.attachments),
+            selectinload(Message.revisions),
+            joinedload(Message.reply_to),
+        )
+        .where(Message.conversation_id == conversation_id)
+    )
+    if before:
+        stmt = stmt.where(Message.id < before)
+    rows = db.session.scalars(stmt.order_by(Message.id.desc()).limit(limit + 1)).unique().all()
+    more = len(rows) > limit
+    return list(reversed(rows[:limit])), more
+
+
+@dataclass
+class Card:
+    """What the client pane shows for one conversation."""
+
+    client: Client | None
+    contact: Contact
+    next_visit: Visit | None = None
+    last_visit: Visit | None = None
+    visits_done: int = 0
+    visits_cancelled: int = 0
+    fields: list[tuple[CustomField, str]] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
+    history: list[Session] = field(default_factory=list)
+    other_conversations: list[Conversation] = field(default_factory=list)
+    all_tags: list[Tag] = field(default_factory=list)
+
+
+def load_card(conversation: Conversation, history_limit: int = 5) -> Card:
+    contact = conversation.contact
+    client = contact.client
+    card = Card(client=client, contact=contact)
+    card.all_tags = db.session.scalars(select(Tag).order_by(Tag.name)).all()
+    card.comments = db.session.scalars(
+        select(Comment)
+        .options(joinedload(Comment.author))
+        .where(Comment.conversation_id == conversation.id)
+        .order_by(Comment.id.desc())
+        .limit(20)
+    ).all()
+    card.history = db.session.scalars(
+        select(Session)
+        .where(Session.conversation_id == conversation.id)
+        .order_by(Session.id.desc())
+        .limit(history_limit + 1)
+    ).all()
+    if client is None:
+        return card
+    db.session.scalars(select(ClientPhone).where(ClientPhone.client_id == client.id)).all()
+    now = utcnow()
+    card.next_visit = db.session.scalars(
+        select(Visit)
+        .where(
+            Visit.client_id == client.id, Visit.starts_at >= now, Visit.status.in_(("waiting", "confirmed"))
+        )
+        .order_by(Visit.starts_at)
+        .limit(1)
+    ).first()
+    card.last_visit = db.session.scalars(
+        select(Visit)
+        .where(Visit.client_id == client.id, Visit.status == "arrived")
+        .order_by(Visit.starts_at.desc())
+        .limit(1)
+    ).first()
+    done, cancelled = db.session.execute(
+        select(
+            func.sum(case((Visit.status == "arrived", 1), else_=0)),
+            func.sum(case((Visit.status == "cancelled", 1), else_=0)),
+        ).where(Visit.client_id == client.id)
+    ).one()
+    card.visits_done, card.visits_cancelled = done or 0, cancelled or 0
+    values = dict(
+        db.session.execute(
+            select(CustomFieldValue.field_id, CustomFieldValue.value).where(
+                CustomFieldValue.client_id == client.id
+            )
+        ).all()
+    )
+    defs = db.session.scalars(
+        select(CustomField).where(CustomField.active.is_(True)).order_by(CustomField.position, CustomField.id)
+    ).all()
+    card.fields = [(d, values.get(d.id, "")) for d in defs]
+    card.other_conversations = db.session.scalars(
+        select(Conversation)
+        .options(joinedload(Conversation.channel))
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .where(Contact.client_id == client.id, Conversation.id != conversation.id)
+        .order_by(Conversation.last_activity_at.desc())
+    ).all()
+    return card
+
+
+def chat_staff() -> list[User]:
+    """Staff who may take chats: the assignee picker and the assignee filter."""
+    users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)).all()
+    return [u for u in users if u.may_chat]
+
+
+def channels() -> list[Channel]:
+    return db.session.scalars(select(Channel).order_by(Channel.name)).all()
+
+
+def tags() -> list[Tag]:
+    return db.session.scalars(select(Tag).order_by(Tag.name)).all()
+
+
+def search_clients(q: str, limit: int = 10) -> list[Client]:
+    """Clients by name or phone, for "Attach to an existing client" and "New message"."""
+    q = (q or "").strip()[:MAX_QUERY]
+    if not q:
+        return []
+    digits = phone_search_digits(q)
+    stmt = select(Client).options(selectinload(Client.phones))
+    if digits:
+        stmt = stmt.where(
+            Client.id.in_(
+                select(ClientPhone.client_id).where(ClientPhone.digits.like(_like(digits), escape="\\"))
+            )
+        )
+    else:
+        stmt = stmt.where(Client.name_norm.like(_like(normalize_text(q)), escape="\\"))
+    return db.session.scalars(stmt.order_by(Client.name).limit(limit)).all()
