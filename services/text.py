@@ -13,17 +13,27 @@ def normalize_text(value: str) -> str:
 
 
 def normalize_phone(raw: str, region: str = "RU") -> str | None:
-    """E.164 form of a phone written any way (+7 (916) 123-45-67, 89161234567), or None."""
+    """E.164 form of a phone written any way (+7 (916) 123-45-67, 89161234567), or None.
+
+    Only numbers valid for their country pass (a "possible" length alone lets
+    +7 000 000-00-00 through). A foreign number written without its "+" (as
+    WhatsApp gives ids: 380671234567) is tried as international when it is no
+    valid number of `region`.
+    """
     raw = (raw or "").strip()
     if not raw:
         return None
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    candidates = [raw]
+    if not raw.startswith("+") and re.fullmatch(r"[\d\s()\-.]+", raw):
+        candidates.append("+" + re.sub(r"\D", "", raw))
+    for candidate in candidates:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return None
 
 
 def format_phone(e164: str) -> str:
