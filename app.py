@@ -1,6 +1,6 @@
 """Okno: the chat inbox of a beauty-salon CRM. `app` is what gunicorn serves."""
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import event
@@ -47,6 +47,8 @@ def select_locale() -> str:
     from flask import current_app
 
     langs = current_app.config["LANGUAGES"]
+    if not has_request_context():  # a job or a CLI command: no user, no cookie
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.language in langs:
         return current_user.language
     chosen = request.cookies.get("lang")

@@ -63,7 +63,11 @@ def take_if_unassigned(conversation_id: int, user: User) -> bool:
     """Atomically make `user` the assignee if there is none; True if this call won.
 
     One UPDATE ... WHERE assignee_id IS NULL: of two staff replying at once, one wins.
+    Runs in the caller's write transaction (begin_write is a no-op then); on its own
+    it takes the write lock first, else a read earlier in the same SQLite transaction
+    makes the loser fail with "database is locked" instead of getting False.
     """
+    begin_write()
     result = db.session.execute(
         update(Conversation)
         .where(Conversation.id == conversation_id, Conversation.assignee_id.is_(None))

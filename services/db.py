@@ -15,7 +15,7 @@ def begin_write() -> None:
     first, so objects loaded before are re-read under the lock. PostgreSQL ignores
     the option.
     """
-    session = db.session
+    session = db.session()  # the scoped_session proxy has no in_transaction()
     if session.info.get("immediate"):
         return
     if session.in_transaction():
