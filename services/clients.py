@@ -132,11 +132,13 @@ def update_client_details(
                 continue
             value = (value or "").strip()
             if field.kind == "select" and value and value not in field.option_list:
+                db.session.rollback()  # nothing of a refused save may ride along with the next one
                 raise ActionError(_("Choose one of the listed values for %(field)s.", field=field.name))
             if field.kind == "number" and value:
                 try:
                     float(value.replace(",", "."))
                 except ValueError:
+                    db.session.rollback()
                     raise ActionError(_("%(field)s must be a number.", field=field.name)) from None
             row = existing.get(field_id)
             if row is None:
