@@ -1,5 +1,7 @@
 """Log in, log out, and the user's own preferences (language, sound)."""
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -10,8 +12,15 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
+    """Where to go after logging in: a path on this site only, never another host.
+
+    Browsers read a backslash as a slash and drop tabs and newlines, so "/\\evil.com"
+    and "/<tab>/evil.com" mean //evil.com; a newline would also break the header.
+    """
+    if target and not any(ch < " " or ch in "\\\x7f" for ch in target):
+        parts = urlsplit(target)
+        if target.startswith("/") and not target.startswith("//") and not (parts.scheme or parts.netloc):
+            return target
     return url_for("inbox.index")
 
 
