@@ -1,5 +1,10 @@
 """Migrations: they build the schema the models describe, step up and down with data, keep FTS working."""
 
+import itertools
+import os
+import shutil
+import subprocess
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,34 +18,113 @@ from flask_migrate import downgrade, upgrade
 from app import create_app
 from extensions import _include_object, db
 from services.text import normalize_text
+from tests.conftest import free_port
 from tests.factories import make_conversation, make_message
 
 FTS_TRIGGERS = {"messages_fts_ai", "messages_fts_au"}
 
 
+class PostgresServer:
+    """A throwaway PostgreSQL server of the tests' own (Debian's `postgresql` package, which
+    `make test` installs), on a spare port; run as the `postgres` user when the tests run as root."""
+
+    def __init__(self):
+        binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+        if not binaries and not shutil.which("postgres"):
+            raise RuntimeError("PostgreSQL server not installed: apt-get install postgresql (make test does)")
+        self.bindir = binaries[-1].parent if binaries else Path(shutil.which("postgres")).parent
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="okno-pg-"))
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(self.dir, "postgres")
+
+    def _run(self, *args: str) -> None:
+        subprocess.run(
+            [*self.as_user, str(self.bindir / args[0]), *args[1:]],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+
+    def start(self) -> None:
+        data = str(self.dir / "data")
+        self._run("initdb", "-D", data, "-U", "okno", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", data, "-o", options, "-l", str(self.dir / "log"), "-w", "start")
+
+    def stop(self) -> None:
+        try:
+            self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def new_database(self) -> str:
+        name = f"okno_{next(self._seq)}"
+        admin = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        return self.url(name)
+
+    _seq = itertools.count(1)
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://okno@127.0.0.1:{self.port}/{database}"
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def _app_on(url: str, redis_url: str):
+    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": redis_url})
+
+
 @pytest.fixture
-def empty_app(tmp_path, redis_server):
-    """An app on a database file that no migration has touched yet."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'empty.db'}",
-            "REDIS_URL": redis_server.url,
-        }
-    )
+def sqlite_app(tmp_path, redis_server):
+    """An app on a SQLite file that no migration has touched yet."""
+    app = _app_on(f"sqlite:///{tmp_path / 'empty.db'}", redis_server.url)
     yield app
     with app.app_context():
         db.engine.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_app(request, tmp_path, redis_server):
+    """An app on an empty database: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+    else:
+        url = request.getfixturevalue("postgres").new_database()
+    app = _app_on(url, redis_server.url)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def on_sqlite(app) -> bool:
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+
+
 def schema(app) -> dict[str, set[str]]:
-    """Names in the database by kind: table, trigger, index."""
+    """Names in the database by kind: table, trigger (SQLite only)."""
     with app.app_context(), db.engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT type, name FROM sqlite_master")).all()
-    found: dict[str, set[str]] = {"table": set(), "trigger": set(), "index": set()}
-    for kind, name in rows:
-        found.setdefault(kind, set()).add(name)
+        found = {"table": set(sa.inspect(conn).get_table_names()), "trigger": set()}
+        if on_sqlite(app):
+            triggers = conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+            found["trigger"] = set(triggers.scalars())
     return found
+
+
+def fts_objects(app) -> tuple[set[str], set[str]]:
+    """(tables, triggers) the full-text index needs: none on PostgreSQL, which searches without it."""
+    return ({"messages_fts"}, FTS_TRIGGERS) if on_sqlite(app) else (set(), set())
 
 
 def model_tables() -> set[str]:
@@ -69,10 +153,9 @@ def test_flask_db_upgrade_builds_every_table_and_the_fts_index(empty_app):
     result = empty_app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     found = schema(empty_app)
-    assert model_tables() <= found["table"]
-    assert "messages_fts" in found["table"]
-    assert "alembic_version" in found["table"]
-    assert FTS_TRIGGERS <= found["trigger"]
+    fts_tables, fts_triggers = fts_objects(empty_app)
+    assert model_tables() | fts_tables | {"alembic_version"} <= found["table"]
+    assert fts_triggers <= found["trigger"]
 
 
 def test_downgrade_to_base_removes_everything_and_upgrade_builds_it_again(empty_app):
@@ -82,21 +165,22 @@ def test_downgrade_to_base_removes_everything_and_upgrade_builds_it_again(empty_
     result = runner.invoke(args=["db", "downgrade", "base"])
     assert result.exit_code == 0, result.output
     found = schema(empty_app)
-    assert found["table"] & (model_tables() | {"messages_fts"}) == set()
+    fts_tables, fts_triggers = fts_objects(empty_app)
+    assert found["table"] & (model_tables() | fts_tables) == set()
     assert found["trigger"] == set()
 
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     found = schema(empty_app)
-    assert model_tables() | {"messages_fts"} <= found["table"]
-    assert FTS_TRIGGERS <= found["trigger"]
+    assert model_tables() | fts_tables <= found["table"]
+    assert fts_triggers <= found["trigger"]
 
 
 def test_fresh_database_lets_admins_chat_and_not_masters(empty_app):
     with empty_app.app_context():
         upgrade()
         rows = dict(db.session.execute(sa.text("SELECT role, may_chat FROM role_permissions")).all())
-    assert rows == {"admin": 1, "master": 0}
+    assert {role: bool(may) for role, may in rows.items()} == {"admin": True, "master": False}
 
 
 # --- (2) the models and the migrations agree -----------------------------------------------------
@@ -113,9 +197,9 @@ def test_models_match_the_migrations(empty_app):
     assert differences == [], "run `flask db migrate`: models and migrations differ"
 
 
-def test_only_the_fts_tables_are_left_out_of_the_comparison(empty_app):
+def test_only_the_fts_tables_are_left_out_of_the_comparison(sqlite_app):
     # were the filter to hide more than the full-text tables, the test above would prove little
-    with empty_app.app_context():
+    with sqlite_app.app_context():
         upgrade()
         with db.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
@@ -196,10 +280,11 @@ def test_upgrading_one_revision_at_a_time_keeps_the_data(empty_app):
             found = schema(empty_app)
             if "messages" in found["table"]:
                 # a batch migration that rebuilds `messages` drops its triggers: it must recreate them
-                assert FTS_TRIGGERS <= found["trigger"], f"FTS triggers missing after {revision}"
+                assert fts_objects(empty_app)[1] <= found["trigger"], f"FTS triggers missing after {revision}"
         with db.engine.connect() as conn:
             assert_sample_rows_kept(conn, done)
-            assert fts_hits(conn, "еще") == [1]
+            if on_sqlite(empty_app):
+                assert fts_hits(conn, "еще") == [1]
     assert {"clients", "conversations", "messages"} <= done
 
 
@@ -219,10 +304,11 @@ def test_downgrading_one_step_and_upgrading_again_works_with_data_present(empty_
             if len(steps) > 1:
                 # head-1 has the tables too: the rows live through head's downgrade and upgrade
                 assert_sample_rows_kept(conn, done)
-                assert fts_hits(conn, "еще") == [1]
+                if on_sqlite(empty_app):
+                    assert fts_hits(conn, "еще") == [1]
             else:
                 # the only revision is the initial schema: its downgrade leaves nothing behind
-                assert after_down["table"] & (model_tables() | {"messages_fts"}) == set()
+                assert after_down["table"] & (model_tables() | fts_objects(empty_app)[0]) == set()
                 assert conn.execute(sa.text("SELECT count(*) FROM clients")).scalar() == 0
     assert model_tables() <= schema(empty_app)["table"]
 

@@ -284,6 +284,16 @@ def upgrade():
     with op.batch_alter_table("sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sessions_conversation_id"), ["conversation_id"], unique=False)
 
+    if op.get_bind().dialect.name != "sqlite":
+        # SQLite wrote this use_alter key inline above; elsewhere create_table leaves it out
+        op.create_foreign_key(
+            op.f("fk_conversations_current_session_id_sessions"),
+            "conversations",
+            "sessions",
+            ["current_session_id"],
+            ["id"],
+        )
+
     op.create_table(
         "comments",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -414,6 +424,10 @@ def downgrade():
     with op.batch_alter_table("sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sessions_conversation_id"))
 
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_constraint(
+            op.f("fk_conversations_current_session_id_sessions"), "conversations", type_="foreignkey"
+        )
     op.drop_table("sessions")
     with op.batch_alter_table("conversation_tags", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_conversation_tags_tag_id"))
