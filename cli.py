@@ -38,3 +38,11 @@ def register_cli(app: Flask) -> None:
             "Logins (password okno-demo): owner@salon.test, anna@salon.test, "
             "olena@salon.test, master@salon.test"
         )
+
+    @app.cli.command("okno-worker")
+    @click.option("--burst", is_flag=True, help="Run what is queued now, then stop.")
+    def worker_command(burst):
+        """Deliver messages and wake snoozes: reconcile, then work the "okno" queue with its scheduler."""
+        from jobs.worker import run_worker
+
+        run_worker(app, burst=burst)

@@ -8,8 +8,10 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.health import bp as health_bp
     from blueprints.inbox import bp as inbox_bp
     from blueprints.settings import bp as settings_bp
+    from blueprints.stream import bp as stream_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(inbox_bp)
     app.register_blueprint(settings_bp, url_prefix="/settings")
+    app.register_blueprint(stream_bp)

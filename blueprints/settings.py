@@ -21,7 +21,7 @@ bp = Blueprint("settings", __name__)
 SECTIONS = {
     # section: what its page shows besides the form
     "index": lambda: {"overview": settings.overview()},
-    "chat": lambda: {"chat_roles": settings.chat_roles()},
+    "chat": lambda: {"chat_roles": settings.chat_roles(), "accounts": settings.staff_accounts()},
     "salon": lambda: {"timezones": settings.timezone_choices()},
     "fields": lambda: {"rows": settings.custom_fields()},
     "tags": lambda: {"rows": settings.tag_rows()},

@@ -24,6 +24,7 @@ from models.base import utcnow
 from services.db import begin_write
 from services.errors import ActionError
 from services.events import record_event
+from services.realtime import conversation_changed
 from services.text import format_phone, normalize_phone, normalize_text
 
 
@@ -40,6 +41,16 @@ def _conversations_of(client_id: int) -> list[Conversation]:
         .join(Contact, Contact.id == Conversation.contact_id)
         .where(Contact.client_id == client_id)
     ).all()
+
+
+def _rows_changed(client_id: int | None = None, contact_id: int | None = None) -> None:
+    """Open inboxes re-fetch every conversation that shows this client (or this contact)."""
+    if client_id is not None:
+        ids = [c.id for c in _conversations_of(client_id)]
+    else:
+        ids = db.session.scalars(select(Conversation.id).where(Conversation.contact_id == contact_id)).all()
+    for conversation_id in ids:
+        conversation_changed(conversation_id)
 
 
 def _record_on(conversation_id: int | None, actor: User, event: str, **data) -> None:
@@ -77,6 +88,7 @@ def set_client_category(
         return
     old, client.category = client.category, category
     _record_on(conversation_id, actor, "category", old=old, new=category, client=client.name)
+    _rows_changed(client_id=client.id)
     db.session.commit()
 
 
@@ -101,6 +113,7 @@ def set_visit_status(visit_id: int, status: str, actor: User, conversation_id: i
         service=visit.service,
         starts_at=visit.starts_at.isoformat(),
     )
+    _rows_changed(client_id=visit.client_id)
     db.session.commit()
 
 
@@ -154,6 +167,7 @@ def update_client_details(
         db.session.rollback()
         return
     _record_on(conversation_id, actor, "client_updated", fields=", ".join(changed))
+    _rows_changed(client_id=client.id)
     db.session.commit()
 
 
@@ -177,6 +191,7 @@ def create_client_from_contact(contact_id: int, actor: User, conversation_id: in
     db.session.flush()
     contact.client_id = client.id
     _record_on(conversation_id, actor, "client_created", client=client.name)
+    _rows_changed(contact_id=contact.id)
     db.session.commit()
     return client
 
@@ -190,6 +205,7 @@ def attach_contact(contact_id: int, client_id: int, actor: User, conversation_id
         return
     contact.client_id = client.id
     _record_on(conversation_id, actor, "contact_attached", client=client.name)
+    _rows_changed(contact_id=contact.id)
     db.session.commit()
 
 
@@ -203,4 +219,5 @@ def unlink_contact(contact_id: int, actor: User, conversation_id: int | None = N
     client = _get(Client, contact.client_id)
     contact.client_id = None
     _record_on(conversation_id, actor, "contact_unlinked", client=client.name)
+    _rows_changed(contact_id=contact.id)
     db.session.commit()

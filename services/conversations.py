@@ -7,11 +7,13 @@ from sqlalchemy import select, update
 from werkzeug.exceptions import NotFound
 
 from extensions import db
+from jobs import schedule_wake
 from models import Comment, Conversation, Message, Session, Tag, User
 from models.base import utcnow
 from services.db import begin_write
 from services.errors import ActionError
 from services.events import record_event
+from services.realtime import conversation_changed
 from services.text import preview
 
 
@@ -56,6 +58,7 @@ def assign_conversation(conversation_id: int, assignee_id: int | None, actor: Us
             record_event(conversation, actor, "took")
         else:
             record_event(conversation, actor, "assigned", assignee=assignee.name)
+    conversation_changed(conversation.id, counts=True)
     db.session.commit()
 
 
@@ -88,6 +91,7 @@ def close_conversation(conversation_id: int, actor: User) -> None:
     conversation.snoozed_until = None
     record_event(conversation, actor, "closed", at=now)
     _close_session(conversation, now)
+    conversation_changed(conversation.id, counts=True)
     db.session.commit()
 
 
@@ -99,6 +103,7 @@ def reopen_conversation(conversation_id: int, actor: User | None) -> None:
         db.session.rollback()
         return
     _reopen(conversation, actor, utcnow())
+    conversation_changed(conversation.id, counts=True)
     db.session.commit()
 
 
@@ -126,7 +131,9 @@ def snooze_conversation(conversation_id: int, until: datetime, actor: User) -> N
     conversation.state = "snoozed"
     conversation.snoozed_until = until
     record_event(conversation, actor, "snoozed", until=until.isoformat())
+    conversation_changed(conversation.id, counts=True)
     db.session.commit()
+    schedule_wake(conversation_id, until)
 
 
 def wake_conversation(conversation_id: int) -> bool:
@@ -138,6 +145,7 @@ def wake_conversation(conversation_id: int) -> bool:
         db.session.rollback()
         return False
     _reopen(conversation, None, now)
+    conversation_changed(conversation.id, counts=True)
     db.session.commit()
     return True
 
@@ -158,6 +166,7 @@ def set_spam(conversation_id: int, spam: bool, actor: User) -> None:
         return
     conversation.is_spam = spam
     record_event(conversation, actor, "spam" if spam else "not_spam")
+    conversation_changed(conversation.id, counts=True)
     db.session.commit()
 
 
@@ -180,6 +189,7 @@ def add_note(conversation_id: int, actor: User, text: str) -> Message:
     )
     db.session.add(note)
     conversation.last_activity_at = now
+    conversation_changed(conversation.id)
     db.session.commit()
     return note
 
@@ -199,6 +209,7 @@ def add_comment(conversation_id: int, actor: User, text: str, on_session: bool) 
     )
     db.session.add(comment)
     record_event(conversation, actor, "session_comment" if on_session else "comment", text=preview(text, 80))
+    conversation_changed(conversation.id)
     db.session.commit()
     return comment
 
@@ -225,4 +236,5 @@ def set_tag(conversation_id: int, tag_id: int, on: bool, actor: User, on_session
         target.remove(tag)
     event = ("tag_added" if on else "tag_removed") + ("_session" if on_session else "")
     record_event(conversation, actor, event, tag=tag.name)
+    conversation_changed(conversation.id)
     db.session.commit()

@@ -1012,12 +1012,25 @@ class _Builder:
             self.visit(
                 self.clients["Маргарита Белова"], 2, "cancelled", "Стрижка женская", "Светлана Морозова", 11
             ),
+            # the visits the dialogs talk about
+            self.visit(self.clients["Дарья Морозова"], 3, "confirmed", "Укладка", "Светлана Морозова", 9),
+            self.visit(
+                self.clients["Виктория Павлова"],
+                2,
+                "confirmed",
+                "Маникюр с покрытием",
+                "Кристина Лебедева",
+                16,
+                30,
+            ),
+            self.visit(
+                self.clients["Мария Иванова"], 4, "waiting", "Стрижка женская", "Светлана Морозова", 10
+            ),
         ]
         db.session.add_all(values + visits)
 
-    def visit(self, client, day_offset, status, service=None, master=None, hour=None) -> Visit:
+    def visit(self, client, day_offset, status, service=None, master=None, hour=None, minute=0) -> Visit:
         rng = self.rng
-        minute = 0
         if hour is None:
             hour, minute = rng.randint(10, 19), rng.choice((0, 30))
         return Visit(
@@ -1175,8 +1188,10 @@ class _Builder:
             items.append(("spam",))
         if spec.kind in ("waiting", "answered", "snoozed") and spec.staff and not took:
             items.insert(0, ("took",))
+        # whoever tags the dialog has it by then: right after taking it, else after the first message
+        taken = [i for i, item in enumerate(items) if item[0] in ("took", "assigned")]
         for name in spec.tags:
-            items.insert(min(len(items), 2), ("tag", name, False))
+            items.insert(taken[0] + 1 if taken else min(len(items), 2), ("tag", name, False))
         for name in spec.session_tags:
             items.append(("tag", name, True))
         for who, text, on_session in spec.comments:

@@ -1,0 +1,69 @@
+"""The worker process: reconcile once, then run RQ jobs (with the scheduler) and reconcile every minute."""
+
+import logging
+import threading
+import time
+
+from flask import Flask
+from redis.exceptions import RedisError
+from rq import Queue, SimpleWorker
+
+from jobs import QUEUE, set_app
+from jobs.reconcile import reconcile
+from services.redis import get_redis
+
+log = logging.getLogger(__name__)
+
+RECONCILE_EVERY = 60  # seconds
+RESTART_PAUSE = 5  # seconds between attempts while Redis is away
+
+
+class OknoWorker(SimpleWorker):
+    """A SimpleWorker that remembers it was asked to stop (SIGTERM, Ctrl-C), so the loop ends."""
+
+    stopping = False
+
+    def request_stop(self, signum, frame):
+        self.stopping = True
+        super().request_stop(signum, frame)
+
+
+def _reconcile_safely() -> None:
+    try:
+        reconcile()
+    except Exception:  # the loop must outlive one bad round (a locked database, a bug)
+        log.exception("reconcile failed")
+
+
+def _reconcile_loop(stop: threading.Event, every: float) -> None:
+    while not stop.wait(every):
+        _reconcile_safely()
+
+
+def run_worker(app: Flask, burst: bool = False, reconcile_every: float = RECONCILE_EVERY) -> None:
+    """Work the "okno" queue until asked to stop; survives Redis going away and coming back.
+
+    SimpleWorker runs jobs in this process (no fork per job): the app, its engine and its
+    connection pool are built once, and a job costs no process start-up.
+    """
+    set_app(app)
+    _reconcile_safely()
+    stop = threading.Event()
+    if not burst:
+        threading.Thread(target=_reconcile_loop, args=(stop, reconcile_every), daemon=True).start()
+    try:
+        while True:
+            with app.app_context():
+                redis = get_redis()
+            worker = OknoWorker([Queue(QUEUE, connection=redis)], connection=redis)
+            try:
+                worker.work(burst=burst, with_scheduler=True)
+            except RedisError as exc:
+                log.warning("worker: Redis unavailable (%s), starting again in %ss", exc, RESTART_PAUSE)
+            else:
+                # work() also returns when it gave up on an error (Redis lost mid-loop)
+                if burst or worker.stopping:
+                    return
+            time.sleep(RESTART_PAUSE)
+    finally:
+        stop.set()

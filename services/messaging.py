@@ -1,0 +1,339 @@
+"""Messages in and out: what happens when a client writes, and when staff reply (the outbox).
+
+Inbound: dedupe on (channel, external id) -> upsert the contact -> find or open the
+conversation (a closed one reopens as a new session, a snoozed one wakes) -> insert ->
+commit -> publish. Outbound: the reply is stored `queued` and committed first, then a job
+delivers it; the table is the outbox, the queue only a way to get to it sooner.
+"""
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import NotFound
+
+from channels.base import ChannelRef, InboundMessage, OutboundAttachment, OutboundMessage, SendResult
+from extensions import db
+from jobs import enqueue_delivery
+from models import KINDS, Attachment, Channel, Contact, Conversation, Message, User
+from models.base import utcnow
+from services import realtime
+from services.conversations import _reopen, get_conversation, open_session, take_if_unassigned
+from services.db import begin_write
+from services.errors import ActionError
+from services.events import record_event
+from services.text import normalize_phone, normalize_text, preview
+
+# attempts before a message that keeps failing temporarily is marked failed
+MAX_ATTEMPTS = 6
+# seconds to wait before attempt 2, 3, ...: the platform's retry_after wins when longer
+BACKOFF = (10, 30, 120, 600, 1800)
+
+
+def _preview_of(text: str, kind: str) -> str:
+    return preview(text) if text.strip() else f"[{kind}]"
+
+
+def _message_created(message: Message, conversation: Conversation) -> None:
+    realtime.publish(
+        "message.created",
+        {
+            "conversation_id": conversation.id,
+            "message_id": message.id,
+            "direction": message.direction,
+            "assignee_id": conversation.assignee_id,
+        },
+    )
+
+
+def _message_updated(message: Message) -> None:
+    realtime.publish(
+        "message.updated", {"conversation_id": message.conversation_id, "message_id": message.id}
+    )
+
+
+# --- inbound ----------------------------------------------------------------------------------
+
+
+def receive_message(channel_id: int, event: InboundMessage) -> Message:
+    """Store what a client wrote, once; the stored message (the earlier one for a duplicate).
+
+    Safe to call again with the same event (webhook retries, resync): the (channel,
+    external id) pair is unique, so a concurrent duplicate loses at the constraint and
+    is answered with the message that won.
+    """
+    for _attempt in range(3):
+        try:
+            return _receive(channel_id, event)
+        except IntegrityError:
+            # another writer stored this message, contact or conversation first: look again
+            db.session.rollback()
+    return _receive(channel_id, event)
+
+
+def _receive(channel_id: int, event: InboundMessage) -> Message:
+    begin_write()
+    channel = db.session.get(Channel, channel_id)
+    if channel is None:
+        raise NotFound()
+    existing = db.session.scalars(
+        select(Message).where(
+            Message.channel_id == channel.id, Message.external_id == event.external_message_id
+        )
+    ).first()
+    if existing is not None:
+        db.session.rollback()
+        return existing
+
+    now = utcnow()
+    # the platform's time when it is believable (a resync brings older messages), never the future
+    at = min(event.sent_at, now) if event.sent_at and event.sent_at.tzinfo else now
+    contact = _upsert_contact(channel, event)
+    conversation = db.session.scalars(
+        select(Conversation).where(Conversation.contact_id == contact.id)
+    ).first()
+    if conversation is None:
+        conversation = Conversation(channel_id=channel.id, contact_id=contact.id, last_activity_at=at)
+        db.session.add(conversation)
+        db.session.flush()
+        open_session(conversation, at)
+    elif conversation.state in ("closed", "snoozed"):
+        _reopen(conversation, None, now)
+
+    reply_to_id = None
+    if event.reply_to_external_id:
+        reply_to_id = db.session.scalar(
+            select(Message.id).where(
+                Message.channel_id == channel.id, Message.external_id == event.reply_to_external_id
+            )
+        )
+    kind = event.kind if event.kind in KINDS else "file"
+    message = Message(
+        conversation_id=conversation.id,
+        session_id=conversation.current_session_id,
+        channel_id=channel.id,
+        direction="in",
+        kind=kind,
+        text=event.text or "",
+        external_id=event.external_message_id,
+        reply_to_id=reply_to_id,
+        created_at=at,
+    )
+    db.session.add(message)
+    db.session.flush()
+    for item in event.attachments:
+        db.session.add(
+            Attachment(
+                message_id=message.id,
+                filename=item.filename,
+                content_type=item.content_type,
+                size=item.size,
+                storage_path=item.storage_path,
+            )
+        )
+
+    conversation.last_activity_at = max(conversation.last_activity_at, at)
+    if conversation.last_message_at is None or at >= conversation.last_message_at:
+        conversation.last_message_preview = _preview_of(message.text, kind)
+        conversation.last_message_at = at
+        conversation.last_message_direction = "in"
+    # an expression, not a Python sum: concurrent writers on PostgreSQL must not lose a count
+    conversation.unread_count = Conversation.unread_count + 1
+    _message_created(message, conversation)
+    realtime.conversation_changed(conversation.id, counts=True)
+    db.session.commit()
+    return message
+
+
+def _upsert_contact(channel: Channel, event: InboundMessage) -> Contact:
+    contact = db.session.scalars(
+        select(Contact).where(
+            Contact.channel_id == channel.id, Contact.external_id == event.external_contact_id
+        )
+    ).first()
+    if contact is None:
+        contact = Contact(channel_id=channel.id, external_id=event.external_contact_id)
+        db.session.add(contact)
+    name = (event.contact_name or "").strip()
+    if name and name != contact.display_name:
+        contact.display_name = name[:200]
+        contact.name_norm = normalize_text(contact.display_name)
+    if event.phone:
+        e164 = normalize_phone(event.phone, current_app.config["DEFAULT_PHONE_REGION"])
+        if e164 and e164 != contact.phone:
+            contact.phone = e164
+            contact.phone_digits = e164.lstrip("+")
+    if event.email:
+        contact.email = event.email.strip()[:254]
+    if event.avatar_url:
+        contact.avatar_url = event.avatar_url[:500]
+    if name or event.phone:
+        contact.given_by_visitor = event.given_by_visitor
+    db.session.flush()
+    return contact
+
+
+# --- outbound ---------------------------------------------------------------------------------
+
+
+def send_reply(conversation_id: int, author: User, text: str, reply_to_id: int | None = None) -> Message:
+    """Store a staff reply as `queued`, take the conversation if nobody has it, then queue its delivery.
+
+    The web request never waits for the messenger, and never fails because Redis is down:
+    the message stays queued and the reconciler sends it once Redis is back.
+    """
+    text = (text or "").strip()
+    if not text:
+        raise ActionError(_("The message is empty."))
+    begin_write()
+    conversation = get_conversation(conversation_id)
+    if conversation.contact.blocked:
+        raise ActionError(_("Bot blocked by the user: the message can't be delivered."))
+    if reply_to_id is not None:
+        quoted = db.session.get(Message, reply_to_id)
+        if (
+            quoted is None
+            or quoted.conversation_id != conversation.id
+            or quoted.direction not in ("in", "out")
+        ):
+            raise ActionError(_("The quoted message is not in this conversation."))
+    now = utcnow()
+    if take_if_unassigned(conversation.id, author):
+        record_event(conversation, author, "took", at=now)
+    message = Message(
+        conversation_id=conversation.id,
+        session_id=conversation.current_session_id,
+        channel_id=conversation.channel_id,
+        direction="out",
+        kind="text",
+        text=text,
+        author_id=author.id,
+        reply_to_id=reply_to_id,
+        delivery_status="queued",
+        created_at=now,
+    )
+    db.session.add(message)
+    db.session.flush()
+    conversation.last_activity_at = now
+    conversation.last_message_preview = preview(text)
+    conversation.last_message_at = now
+    conversation.last_message_direction = "out"
+    conversation.unread_count = 0
+    _message_created(message, conversation)
+    realtime.conversation_changed(conversation.id, counts=True)
+    db.session.commit()
+    enqueue_delivery(message.id)
+    return message
+
+
+def retry_message(message_id: int, actor: User) -> Message:
+    """Send a failed message again (the Retry button)."""
+    begin_write()
+    message = db.session.get(Message, message_id)
+    if message is None or message.direction != "out":
+        raise NotFound()
+    if message.delivery_status != "failed":
+        raise ActionError(_("Only a message that failed can be sent again."))
+    message.delivery_status = "queued"
+    message.delivery_error = ""
+    message.data = {**(message.data or {}), "attempts": 0}
+    _message_updated(message)
+    db.session.commit()
+    enqueue_delivery(message.id)
+    return message
+
+
+def outbound_for(message_id: int) -> tuple[ChannelRef, OutboundMessage] | None:
+    """What an adapter needs to send this message, or None when it is not (or no longer) queued."""
+    message = db.session.get(Message, message_id)
+    if message is None or message.direction != "out" or message.delivery_status != "queued":
+        return None
+    conversation = db.session.get(Conversation, message.conversation_id)
+    channel = conversation.channel
+    contact = conversation.contact
+    upload_dir = Path(current_app.config["UPLOAD_DIR"])
+    outbound = OutboundMessage(
+        message_id=message.id,
+        conversation_id=conversation.id,
+        contact_id=contact.id,
+        contact_external_id=contact.external_id,
+        text=message.text,
+        kind=message.kind,
+        attachments=tuple(
+            OutboundAttachment(a.filename, a.content_type, str(upload_dir / a.storage_path))
+            for a in message.attachments
+        ),
+        reply_to_external_id=message.reply_to.external_id if message.reply_to else None,
+        author_name=message.author.name if message.author else "",
+    )
+    return ChannelRef(channel.id, channel.kind, channel.uid, dict(channel.settings or {})), outbound
+
+
+def _queued_out(message_id: int) -> Message | None:
+    begin_write()
+    message = db.session.get(Message, message_id)
+    if message is None or message.direction != "out" or message.delivery_status != "queued":
+        db.session.rollback()
+        return None
+    return message
+
+
+def mark_sent(message_id: int, result: SendResult) -> None:
+    """The platform took the message: sent (or delivered, when it said so at once)."""
+    message = _queued_out(message_id)
+    if message is None:
+        return
+    message.delivery_status = "delivered" if result.status == "delivered" else "sent"
+    message.delivery_error = ""
+    if result.external_id:
+        message.external_id = result.external_id[:120]
+    _message_updated(message)
+    db.session.commit()
+
+
+def mark_failed(message_id: int, reason: str) -> None:
+    """The platform refused for good: staff see the reason and a Retry button."""
+    message = _queued_out(message_id)
+    if message is None:
+        return
+    message.delivery_status = "failed"
+    message.delivery_error = reason or "Delivery failed."
+    _message_updated(message)
+    db.session.commit()
+
+
+def postpone_delivery(message_id: int, reason: str, retry_after: float | None = None) -> datetime | None:
+    """A temporary refusal: schedule the next attempt with backoff; None once attempts ran out (failed)."""
+    message = _queued_out(message_id)
+    if message is None:
+        return None
+    data = dict(message.data or {})
+    attempts = int(data.get("attempts") or 0) + 1
+    if attempts >= MAX_ATTEMPTS:
+        db.session.rollback()
+        mark_failed(message_id, reason)
+        return None
+    delay = max(retry_after or 0, BACKOFF[min(attempts, len(BACKOFF)) - 1])
+    at = utcnow() + timedelta(seconds=delay)
+    message.data = {**data, "attempts": attempts, "last_error": reason}
+    db.session.commit()
+    enqueue_delivery(message_id, attempt=attempts + 1, at=at)
+    return at
+
+
+def stale_outbox(older_than: timedelta, limit: int = 500) -> list[tuple[int, int]]:
+    """Replies still queued `older_than` after they were written: (message id, next attempt number)."""
+    rows = db.session.execute(
+        select(Message.id, Message.data)
+        .where(
+            Message.direction == "out",
+            Message.delivery_status == "queued",
+            Message.created_at < utcnow() - older_than,
+        )
+        .order_by(Message.id)
+        .limit(limit)
+    ).all()
+    return [(message_id, int((data or {}).get("attempts") or 0) + 1) for message_id, data in rows]

@@ -1,0 +1,177 @@
+"""Realtime: small events naming what changed, published after commit, relayed to browsers over SSE.
+
+Built on flask-sse's wire format (its `Message`, JSON in Redis pub/sub), with its gaps closed:
+one shared Redis connection pool (services.redis), channels chosen by the server from who is
+logged in, a heartbeat comment so a closed tab frees its thread, and a `resync` event first on
+every connection so a browser that missed events re-fetches what it shows.
+
+Events (type -> data): `conversation.updated` {id}, `message.created` {conversation_id,
+message_id, direction, assignee_id}, `message.updated` {conversation_id, message_id} (delivery
+status), `typing` {conversation_id, user_id, name}, `counts` {} (the header badges changed).
+"""
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+
+from flask import current_app
+from flask_sse import Message as SSEMessage
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
+from werkzeug.exceptions import NotFound
+
+from extensions import db
+from models import Conversation, User
+from services.redis import get_redis
+
+log = logging.getLogger(__name__)
+
+STAFF = "staff"
+_PENDING = "realtime_pending"
+# how long a browser waits before reconnecting after the stream ended (milliseconds)
+RECONNECT_MS = 3000
+
+
+def user_channel(user_id: int) -> str:
+    return f"user-{user_id}"
+
+
+def visitor_channel(contact_id: int) -> str:
+    return f"visitor-{contact_id}"
+
+
+def staff_channels(user: User) -> list[str]:
+    """What a staff member's stream listens to: everything the inbox shows, and their own."""
+    return [STAFF, user_channel(user.id)]
+
+
+def _redis_key(channel: str) -> str:
+    # pub/sub ignores the database number: keep clear of anything else on the same server
+    return f"okno:sse:{channel}"
+
+
+def _encode(event_type: str, data: dict) -> str:
+    return json.dumps(SSEMessage(data, type=event_type).to_dict())
+
+
+def send_event(channel: str, event_type: str, data: dict) -> None:
+    """Publish now, whatever the transaction; raises RedisError (callers that must know, e.g. adapters)."""
+    get_redis().publish(_redis_key(channel), _encode(event_type, data))
+
+
+def publish(event_type: str, data: dict, channel: str = STAFF) -> None:
+    """Publish once the current transaction commits; dropped if it rolls back.
+
+    Call it inside the write transaction (after begin_write). With no transaction open
+    there is nothing to wait for, and the event goes out at once. A Redis outage is
+    logged and ignored: the write is what matters, and browsers resync on reconnect.
+    """
+    item = (channel, event_type, data)
+    session = db.session()
+    if not session.in_transaction():
+        _send_all([item])
+        return
+    pending = session.info.setdefault(_PENDING, [])
+    if item not in pending:
+        pending.append(item)
+
+
+def conversation_changed(conversation_id: int, counts: bool = False) -> None:
+    """The list row (and an open dialog) of this conversation should be re-fetched; `counts` too."""
+    publish("conversation.updated", {"id": conversation_id})
+    if counts:
+        publish("counts", {})
+
+
+def _send_all(items: list[tuple[str, str, dict]]) -> None:
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for channel, event_type, data in items:
+            pipe.publish(_redis_key(channel), _encode(event_type, data))
+        pipe.execute()
+    except RedisError as exc:
+        log.warning("realtime: %d event(s) not published, Redis unavailable: %s", len(items), exc)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _publish_after_commit(session) -> None:
+    items = session.info.pop(_PENDING, None)
+    if items:
+        _send_all(items)
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _drop_after_rollback(session, transaction) -> None:
+    # after_commit already took what a commit published; what is left belonged to a rollback
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+def announce_typing(conversation_id: int, user: User) -> None:
+    """ "Anna is typing...": to colleagues, and to a widget visitor; at most once a second per user."""
+    conversation = db.session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound()
+    try:
+        first = get_redis().set(f"okno:typing:{user.id}:{conversation.id}", 1, nx=True, px=1000)
+        if not first:
+            return
+        send_event(
+            STAFF, "typing", {"conversation_id": conversation.id, "user_id": user.id, "name": user.name}
+        )
+        if conversation.channel.kind == "widget":
+            send_event(
+                visitor_channel(conversation.contact_id),
+                "typing",
+                {"conversation_id": conversation.id, "name": user.first_name},
+            )
+    except RedisError as exc:
+        log.info("realtime: typing not announced, Redis unavailable: %s", exc)
+
+
+def event_stream(redis: Redis, channels: list[str], heartbeat: float) -> Iterator[str]:
+    """SSE text for one browser: `resync` first, then every event on `channels`, comments when idle.
+
+    Needs no app or request context (the request is gone while this runs). Subscribes before
+    sending `resync`, so nothing published between the browser's re-fetch and the
+    subscription is missed. Ends when Redis fails: the browser reconnects by itself after
+    RECONNECT_MS and gets a fresh `resync`.
+    """
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    try:
+        try:
+            pubsub.subscribe(*[_redis_key(c) for c in channels])
+        except RedisError as exc:
+            log.info("realtime: stream refused, Redis unavailable: %s", exc)
+            yield str(SSEMessage("", retry=RECONNECT_MS))
+            return
+        yield str(SSEMessage({}, type="resync", retry=RECONNECT_MS))
+        last_write = time.monotonic()
+        while True:
+            wait = heartbeat - (time.monotonic() - last_write)
+            if wait <= 0:
+                yield ": heartbeat\n\n"
+                last_write = time.monotonic()
+                continue
+            try:
+                raw = pubsub.get_message(timeout=wait)
+            except RedisError as exc:
+                log.info("realtime: stream ended, Redis unavailable: %s", exc)
+                return
+            if raw is None or raw.get("type") != "message":
+                continue
+            yield str(SSEMessage(**json.loads(raw["data"])))
+            last_write = time.monotonic()
+    finally:
+        try:
+            pubsub.close()
+        except RedisError:
+            pass
+
+
+def open_stream(user: User) -> Iterator[str]:
+    """The event stream of a logged-in staff member: their channels only, never one they asked for."""
+    return event_stream(get_redis(), staff_channels(user), current_app.config.get("SSE_HEARTBEAT", 15))
