@@ -235,6 +235,13 @@ def test_reopening_a_closed_conversation_starts_a_new_session(admin):
     assert last_event(conversation.id).session_id == new_session.id
 
 
+@pytest.mark.parametrize("state", ["closed", "snoozed"])
+def test_reopening_moves_the_conversation_up_the_list(admin, state):
+    conversation = make_conversation(state=state, **long_ago())
+    svc.reopen_conversation(conversation.id, admin)
+    assert reload(conversation).last_activity_at > utcnow() - timedelta(minutes=1)
+
+
 def test_reopening_an_open_conversation_changes_nothing(admin):
     conversation = make_conversation()
     session_id = conversation.current_session_id
