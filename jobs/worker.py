@@ -5,12 +5,12 @@ import threading
 import time
 
 from flask import Flask
+from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 
 from jobs import QUEUE, set_app
 from jobs.reconcile import reconcile
-from services.redis import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,16 @@ def run_worker(app: Flask, burst: bool = False, reconcile_every: float = RECONCI
         threading.Thread(target=_reconcile_loop, args=(stop, reconcile_every), daemon=True).start()
     try:
         while True:
-            with app.app_context():
-                redis = get_redis()
-            worker = OknoWorker([Queue(QUEUE, connection=redis)], connection=redis)
+            # a connection of its own: RQ raises its socket timeout above the blocking dequeue's
+            redis = Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=1)
+            worker = OknoWorker(
+                [Queue(QUEUE, connection=redis)],
+                connection=redis,
+                # wait for jobs a minute at a time, so the scheduler that Redis going away took
+                # down is started again within a minute or two, not RQ's default ten
+                worker_ttl=int(reconcile_every) + 15,
+                maintenance_interval=int(reconcile_every),
+            )
             try:
                 worker.work(burst=burst, with_scheduler=True)
             except RedisError as exc:

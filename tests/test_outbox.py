@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from flask import current_app
 from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry
@@ -61,7 +62,7 @@ def admin(app):
 def work() -> None:
     """Run everything queued (and everything scheduled that is due) the way the worker would."""
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    redis = get_redis()
+    redis = Redis.from_url(current_app.config["REDIS_URL"])  # RQ changes its connection's timeouts
     try:
         SimpleWorker([Queue("okno", connection=redis)], connection=redis).work(
             burst=True, with_scheduler=True
