@@ -5,6 +5,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from blueprints.auth import bp as auth_bp
+    from blueprints.counts import bp as counts_bp
     from blueprints.health import bp as health_bp
     from blueprints.inbox import bp as inbox_bp
     from blueprints.settings import bp as settings_bp
@@ -13,5 +14,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(inbox_bp)
+    app.register_blueprint(counts_bp)
     app.register_blueprint(settings_bp, url_prefix="/settings")
     app.register_blueprint(stream_bp)

@@ -39,7 +39,12 @@ class Conversation(db.Model):
     __tablename__ = "conversations"
     __table_args__ = (
         Index("ix_conversations_activity", "last_activity_at", "id"),
-        Index("ix_conversations_state_activity", "is_spam", "state", "last_activity_at"),
+        # the list's tabs, newest first, straight from the index (its rowid breaks ties on time)
+        Index("ix_conversations_list", "is_spam", "with_bot", "state", "last_activity_at"),
+        # the "All" and "Spam" tabs, which name no state
+        Index("ix_conversations_list_all", "is_spam", "with_bot", "last_activity_at"),
+        # the header's unanswered counts, read from the index alone
+        Index("ix_conversations_counts", "is_spam", "with_bot", "state", "assignee_id", "unread_count"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,7 +6,7 @@ Written once, here; each costs a fixed number of SQL statements whatever the siz
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, or_, select, text
+from sqlalchemy import and_, case, func, or_, select, text, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
@@ -132,43 +132,59 @@ def _fts_query(words: list[str]) -> str:
     return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
 
 
+def _contains(column, value: str):
+    """`column` holds `value` as a substring.
+
+    Both sides are normalised already (casefolded names, digits), so on SQLite instr()
+    matches exactly what LIKE '%value%' would, at a third of LIKE's cost per row.
+    """
+    if db.engine.dialect.name == "sqlite":
+        return func.instr(column, value) > 0
+    return column.like(_like(value), escape="\\")
+
+
 def _search_clause(q: str):
+    """The conversations `q` finds: by phone (any written form), else by name or message words.
+
+    One `Conversation.id IN (...)` subquery: the id is in every list index, so the page
+    is still read in index order, each candidate checked against the set SQLite builds
+    once, without a visit to the table. The set is a union of small scans: the
+    contacts' and clients' normalised names or phone digits (index-only where an index
+    covers them) and the 2000 latest full-text hits.
+    """
     c = Conversation
     digits = phone_search_digits(q)
     if digits:
-        pattern = _like(digits)
-        client_ids = select(ClientPhone.client_id).where(ClientPhone.digits.like(pattern, escape="\\"))
-        contact_ids = select(Contact.id).where(
-            or_(Contact.phone_digits.like(pattern, escape="\\"), Contact.client_id.in_(client_ids))
+        client_ids = select(ClientPhone.client_id).where(_contains(ClientPhone.digits, digits))
+        contact_ids = union_all(
+            select(Contact.id).where(_contains(Contact.phone_digits, digits)),
+            select(Contact.id).where(Contact.client_id.in_(client_ids)),
         )
-        return c.contact_id.in_(contact_ids)
+        return c.id.in_(select(c.id).where(c.contact_id.in_(contact_ids)))
 
     norm = normalize_text(q)
     if not norm:
         return None
-    pattern = _like(norm)
-    client_ids = select(Client.id).where(Client.name_norm.like(pattern, escape="\\"))
-    by_name = c.contact_id.in_(
-        select(Contact.id).where(
-            or_(Contact.name_norm.like(pattern, escape="\\"), Contact.client_id.in_(client_ids))
-        )
+    client_ids = select(Client.id).where(_contains(Client.name_norm, norm))
+    contact_ids = union_all(
+        select(Contact.id).where(_contains(Contact.name_norm, norm)),
+        select(Contact.id).where(Contact.client_id.in_(client_ids)),
     )
+    by_name = select(c.id).where(c.contact_id.in_(contact_ids))
     words = [w for w in norm.split(" ") if any(ch.isalnum() for ch in w)][:8]
     if not words:
-        return by_name
+        return c.id.in_(by_name)
     if db.engine.dialect.name == "sqlite":
         hits = text(
             "SELECT rowid FROM messages_fts WHERE messages_fts MATCH :fts ORDER BY rowid DESC LIMIT 2000"
         ).bindparams(fts=_fts_query(words))
-        by_text = c.id.in_(select(Message.conversation_id).where(Message.id.in_(hits.columns())))
+        by_text = select(Message.conversation_id).where(Message.id.in_(hits.columns(Message.id)))
     else:
-        by_text = c.id.in_(
-            select(Message.conversation_id).where(
-                and_(*(Message.text.ilike(_like(w), escape="\\") for w in words)),
-                Message.direction.in_(("in", "out", "note")),
-            )
+        by_text = select(Message.conversation_id).where(
+            and_(*(Message.text.ilike(_like(w), escape="\\") for w in words)),
+            Message.direction.in_(("in", "out", "note")),
         )
-    return or_(by_name, by_text)
+    return c.id.in_(union_all(by_name, by_text))
 
 
 def list_conversations(f: ListFilter, user: User, limit: int = 50) -> tuple[list[Conversation], str | None]:
