@@ -121,6 +121,10 @@ def _receive(channel_id: int, event: InboundMessage) -> Message:
         external_id=event.external_message_id,
         reply_to_id=reply_to_id,
         created_at=at,
+        # the platform's links for media not fetched yet, in attachment order (a job fetches them)
+        data={"media_urls": [a.url for a in event.attachments]}
+        if any(a.url for a in event.attachments)
+        else {},
     )
     db.session.add(message)
     db.session.flush()

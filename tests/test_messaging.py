@@ -8,7 +8,7 @@ from rq import Queue
 from sqlalchemy import func, select
 from werkzeug.exceptions import NotFound
 
-from channels.base import InboundMessage
+from channels.base import InboundAttachment, InboundMessage
 from extensions import db
 from models import Contact, Conversation, Message, Session
 from models.base import utcnow
@@ -201,6 +201,18 @@ def test_a_reply_to_a_known_message_keeps_the_quote(app):
     quoted = messaging.receive_message(channel.id, inbound(1))
     reply = messaging.receive_message(channel.id, inbound(2, reply_to_external_id="m-1"))
     assert reply.reply_to_id == quoted.id
+
+
+def test_a_photo_without_text_is_stored_with_its_attachment(app):
+    channel = make_channel("telegram")
+    photo = InboundAttachment("photo.jpg", "image/jpeg", 2048, url="https://platform.test/f/1")
+    message = messaging.receive_message(channel.id, inbound(1, text="", kind="image", attachments=(photo,)))
+    message = reload(Message, message.id)
+    assert [(a.filename, a.content_type, a.size) for a in message.attachments] == [
+        ("photo.jpg", "image/jpeg", 2048)
+    ]
+    assert message.data["media_urls"] == ["https://platform.test/f/1"]  # for the job that fetches it
+    assert db.session.get(Conversation, message.conversation_id).last_message_preview == "[image]"
 
 
 def test_a_message_for_an_unknown_channel_is_404(app):
