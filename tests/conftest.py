@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from redis import Redis
 
 from app import create_app
@@ -86,6 +87,26 @@ def migrated_db(tmp_path_factory, redis_server) -> Path:
     return path
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in an app context of its own, as in production.
+
+    The test body keeps its own context (for factories and assertions); without this,
+    requests would share its `g` and database session: the logged-in user, cached
+    counts and stale objects would leak from the test into the request and back.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        # what the test reads next comes fresh from the database, as a new request would
+        session = db.session
+        if session.new or session.dirty or session.deleted:
+            session.expire_all()
+        else:
+            session.rollback()
+        return response
+
+
 @pytest.fixture
 def app(tmp_path, migrated_db, redis_server):
     path = tmp_path / "okno.db"
@@ -100,6 +121,7 @@ def app(tmp_path, migrated_db, redis_server):
             "SERVER_NAME": None,
         }
     )
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()
