@@ -96,7 +96,7 @@ def init_web(app: Flask) -> None:
     @app.errorhandler(ActionError)
     def action_error(exc):
         if wants_fragment():
-            return render_template("errors/_flash.html", message=str(exc)), 422
+            return _flash_response(str(exc), 422)
         return render_template("errors/error.html", code=422, message=str(exc)), 422
 
     @app.errorhandler(CSRFError)
@@ -131,8 +131,13 @@ def _error_response(code: int, message: str):
     if request.path.startswith(("/webhooks/", "/healthz")) or request.is_json:
         return jsonify(error=message), code
     if wants_fragment():
-        return render_template("errors/_flash.html", message=message), code
+        return _flash_response(message, code)
     return render_template("errors/error.html", code=code, message=message), code
+
+
+def _flash_response(message: str, code: int):
+    """The message into #flash (out of band); HX-Reswap keeps the request's target as it was."""
+    return render_template("errors/_flash.html", message=message), code, {"HX-Reswap": "none"}
 
 
 def current_language() -> str:

@@ -98,6 +98,10 @@ def set_visit_status(visit_id: int, status: str, actor: User, conversation_id: i
         raise ActionError(_("Unknown visit status."))
     begin_write()
     visit = _get(Visit, visit_id)
+    if conversation_id is not None:
+        conversation = _get(Conversation, conversation_id)
+        if conversation.contact.client_id != visit.client_id:
+            raise NotFound()  # another client's visit: not reachable from this dialog
     if visit.status == status:
         db.session.rollback()
         return

@@ -3,15 +3,17 @@
 Written once, here; each costs a fixed number of SQL statements whatever the size.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import and_, case, func, or_, select, text, union_all
 from sqlalchemy.orm import joinedload, selectinload
+from werkzeug.exceptions import NotFound
 
 from extensions import db
 from models import (
     CATEGORIES,
+    Attachment,
     Channel,
     Client,
     ClientPhone,
@@ -21,6 +23,7 @@ from models import (
     CustomField,
     CustomFieldValue,
     Message,
+    RolePermission,
     Session,
     Tag,
     User,
@@ -259,7 +262,7 @@ def load_conversation(conversation_id: int) -> Conversation | None:
         db.session.scalars(
             select(c)
             .options(
-                joinedload(c.contact).joinedload(Contact.client),
+                joinedload(c.contact).joinedload(Contact.client).selectinload(Client.phones),
                 joinedload(c.channel),
                 joinedload(c.assignee),
                 selectinload(c.tags),
@@ -330,7 +333,6 @@ def load_card(conversation: Conversation, history_limit: int = 5) -> Card:
     ).all()
     if client is None:
         return card
-    db.session.scalars(select(ClientPhone).where(ClientPhone.client_id == client.id)).all()
     now = utcnow()
     card.next_visit = db.session.scalars(
         select(Visit)
@@ -377,7 +379,9 @@ def load_card(conversation: Conversation, history_limit: int = 5) -> Card:
 def chat_staff() -> list[User]:
     """Staff who may take chats: the assignee picker and the assignee filter."""
     users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)).all()
-    return [u for u in users if u.may_chat]
+    # one query for the permissions, not one per user whose role has no row (User.may_chat)
+    allowed = set(db.session.scalars(select(RolePermission.role).where(RolePermission.may_chat.is_(True))))
+    return [u for u in users if u.role == "owner" or u.role in allowed]
 
 
 def channels() -> list[Channel]:
@@ -404,3 +408,88 @@ def search_clients(q: str, limit: int = 10) -> list[Client]:
     else:
         stmt = stmt.where(Client.name_norm.like(_like(normalize_text(q)), escape="\\"))
     return db.session.scalars(stmt.order_by(Client.name).limit(limit)).all()
+
+
+# The inbox screen's loaders (blueprints/inbox.py): each view asks one of these.
+
+
+@dataclass
+class Dialog:
+    """An open conversation: what the dialog pane and the card pane show."""
+
+    conversation: Conversation
+    messages: list[Message]
+    more: bool
+    card: Card
+    staff: list[User]
+    history_limit: int = 5
+
+
+def load_dialog(conversation_id: int, history_limit: int = 5, with_messages: bool = True) -> Dialog:
+    """The dialog (its latest messages) and its card; NotFound for an unknown id."""
+    conversation = load_conversation(conversation_id)
+    if conversation is None:
+        raise NotFound()
+    messages, more = load_messages(conversation_id) if with_messages else ([], False)
+    card = load_card(conversation, history_limit)
+    return Dialog(conversation, messages, more, card, chat_staff(), history_limit)
+
+
+def load_earlier_messages(conversation_id: int, before: int) -> tuple[list[Message], bool, datetime]:
+    """Messages before `before` (the oldest one shown), whether more remain, and its time."""
+    anchor = db.session.get(Message, before)
+    if anchor is None or anchor.conversation_id != conversation_id:
+        raise NotFound()
+    messages, more = load_messages(conversation_id, before=before)
+    return messages, more, anchor.created_at
+
+
+@dataclass
+class Screen:
+    """The whole inbox page: a page of the list, the filters' choices, the open dialog if any."""
+
+    rows: list[Conversation]
+    next_cursor: str | None
+    channels: list[Channel]
+    staff: list[User]
+    tags: list[Tag]
+    dialog: Dialog | None = None
+
+
+def load_screen(f: ListFilter, user: User, conversation_id: int | None = None) -> Screen:
+    dialog = load_dialog(conversation_id) if conversation_id is not None else None
+    rows, next_cursor = list_conversations(f, user)
+    staff = dialog.staff if dialog else chat_staff()
+    all_tags = dialog.card.all_tags if dialog else tags()
+    return Screen(rows, next_cursor, channels(), staff, all_tags, dialog)
+
+
+def list_row(f: ListFilter, user: User, conversation: Conversation) -> Conversation | None:
+    """The conversation as a row of the list `f` describes, or None when that list excludes it.
+
+    Asks list_conversations itself for the one row at the conversation's own cursor
+    position, so "does it still belong here" can't drift from what the list shows.
+    """
+    probe = replace(f, cursor=(conversation.last_activity_at, conversation.id + 1))
+    rows, _next = list_conversations(probe, user, limit=1)
+    return rows[0] if rows and rows[0].id == conversation.id else None
+
+
+def conversation_link(conversation_id: int) -> tuple[int, int | None]:
+    """(contact id, linked client id) of a conversation; NotFound for an unknown id."""
+    row = db.session.execute(
+        select(Contact.id, Contact.client_id)
+        .join(Conversation, Conversation.contact_id == Contact.id)
+        .where(Conversation.id == conversation_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound()
+    return row[0], row[1]
+
+
+def get_attachment(attachment_id: int) -> Attachment:
+    """A stored attachment whose file was fetched; NotFound otherwise."""
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or not attachment.storage_path:
+        raise NotFound()
+    return attachment
