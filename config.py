@@ -51,3 +51,10 @@ class Config:
     LOGIN_FAIL_WINDOW = int(os.environ.get("LOGIN_FAIL_WINDOW", 300))
 
     PAGE_SIZE = 50
+
+    # Each platform's API base URL: tests and staging point these at a local stand-in.
+    TELEGRAM_API_URL = os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org")
+    WHATSAPP_API_URL = os.environ.get("WHATSAPP_API_URL", "https://graph.facebook.com/v21.0")
+    INSTAGRAM_API_URL = os.environ.get("INSTAGRAM_API_URL", "https://graph.facebook.com/v21.0")
+    VIBER_API_URL = os.environ.get("VIBER_API_URL", "https://chatapi.viber.com/pa")
+    VK_API_URL = os.environ.get("VK_API_URL", "https://api.vk.com/method")

@@ -10,6 +10,8 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.inbox import bp as inbox_bp
     from blueprints.settings import bp as settings_bp
     from blueprints.stream import bp as stream_bp
+    from blueprints.templates import bp as quick_replies_bp
+    from blueprints.webhooks import bp as webhooks_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
@@ -17,3 +19,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(counts_bp)
     app.register_blueprint(settings_bp, url_prefix="/settings")
     app.register_blueprint(stream_bp)
+    app.register_blueprint(quick_replies_bp)
+    app.register_blueprint(webhooks_bp)

@@ -25,3 +25,6 @@ class WidgetAdapter(Adapter):
         except RedisError as exc:
             raise TemporaryError(f"Realtime unavailable: {exc.__class__.__name__}") from exc
         return SendResult(external_id=f"widget-{message.message_id}", status="delivered")
+
+
+adapter = WidgetAdapter()

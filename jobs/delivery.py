@@ -3,10 +3,10 @@
 import logging
 
 from channels import get_adapter
-from channels.base import PermanentError, TemporaryError
+from channels.base import BlockedError, PermanentError, TemporaryError
 from extensions import db
 from jobs import ABANDONED_AFTER, with_app
-from services import messaging
+from services import inbound, messaging
 from services.redis import get_redis
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,10 @@ def deliver_message(message_id: int) -> str:
         except TemporaryError as exc:
             at = messaging.postpone_delivery(message_id, exc.reason, exc.retry_after)
             return "retry" if at else "failed"
+        except BlockedError as exc:
+            messaging.mark_failed(message_id, exc.reason or str(inbound.BLOCKED_REASON))
+            inbound.block_contact_of_message(message_id)
+            return "blocked"
         except PermanentError as exc:
             messaging.mark_failed(message_id, exc.reason)
             return "failed"

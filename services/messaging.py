@@ -21,6 +21,7 @@ from jobs import enqueue_delivery
 from models import KINDS, Attachment, Channel, Contact, Conversation, Message, User
 from models.base import utcnow
 from services import realtime
+from services.channels import channel_ref
 from services.conversations import _reopen, get_conversation, open_session, take_if_unassigned
 from services.db import begin_write
 from services.errors import ActionError
@@ -49,7 +50,7 @@ def _message_created(message: Message, conversation: Conversation) -> None:
     )
 
 
-def _message_updated(message: Message) -> None:
+def message_updated(message: Message) -> None:
     realtime.publish(
         "message.updated", {"conversation_id": message.conversation_id, "message_id": message.id}
     )
@@ -176,6 +177,8 @@ def _upsert_contact(channel: Channel, event: InboundMessage) -> Contact:
         contact.avatar_url = event.avatar_url[:500]
     if name or event.phone:
         contact.given_by_visitor = event.given_by_visitor
+    # a client who writes again has unblocked the bot
+    contact.blocked = False
     db.session.flush()
     return contact
 
@@ -244,7 +247,7 @@ def retry_message(message_id: int, actor: User) -> Message:
     message.delivery_status = "queued"
     message.delivery_error = ""
     message.data = {**(message.data or {}), "attempts": 0}
-    _message_updated(message)
+    message_updated(message)
     db.session.commit()
     enqueue_delivery(message.id)
     return message
@@ -273,7 +276,7 @@ def outbound_for(message_id: int) -> tuple[ChannelRef, OutboundMessage] | None:
         reply_to_external_id=message.reply_to.external_id if message.reply_to else None,
         author_name=message.author.name if message.author else "",
     )
-    return ChannelRef(channel.id, channel.kind, channel.uid, dict(channel.settings or {})), outbound
+    return channel_ref(channel), outbound
 
 
 def _queued_out(message_id: int) -> Message | None:
@@ -294,7 +297,7 @@ def mark_sent(message_id: int, result: SendResult) -> None:
     message.delivery_error = ""
     if result.external_id:
         message.external_id = result.external_id[:120]
-    _message_updated(message)
+    message_updated(message)
     db.session.commit()
 
 
@@ -305,7 +308,7 @@ def mark_failed(message_id: int, reason: str) -> None:
         return
     message.delivery_status = "failed"
     message.delivery_error = reason or "Delivery failed."
-    _message_updated(message)
+    message_updated(message)
     db.session.commit()
 
 
