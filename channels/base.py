@@ -36,6 +36,8 @@ class InboundMessage:
     avatar_url: str | None = None
     # a name / phone a website visitor typed: shown as unverified, never linked automatically
     given_by_visitor: bool = False
+    # platform-specific facts kept on the message (location, shared contact, Instagram comment ids)
+    context: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class OutboundMessage:
     author_name: str = ""
     # kind "template" (WhatsApp outside the 24-hour window): {"name", "language", "params"}
     template: dict | None = None
+    # the salon bot's reply buttons (Telegram keyboard, Viber keyboard), in order
+    buttons: tuple[str, ...] = ()
     # platform-specific routing the inbound side recorded on the message it answers
     # (e.g. an Instagram comment id, so the reply goes back as a comment reply)
     context: dict = field(default_factory=dict)

@@ -122,10 +122,7 @@ def _receive(channel_id: int, event: InboundMessage) -> Message:
         external_id=event.external_message_id,
         reply_to_id=reply_to_id,
         created_at=at,
-        # the platform's links for media not fetched yet, in attachment order (a job fetches them)
-        data={"media_urls": [a.url for a in event.attachments]}
-        if any(a.url for a in event.attachments)
-        else {},
+        data=_inbound_data(event),
     )
     db.session.add(message)
     db.session.flush()
@@ -151,6 +148,16 @@ def _receive(channel_id: int, event: InboundMessage) -> Message:
     realtime.conversation_changed(conversation.id, counts=True)
     db.session.commit()
     return message
+
+
+def _inbound_data(event: InboundMessage) -> dict:
+    data = {}
+    if any(a.url for a in event.attachments):
+        # the platform's links for media not fetched yet, in attachment order (a job fetches them)
+        data["media_urls"] = [a.url for a in event.attachments]
+    if event.context:
+        data["context"] = dict(event.context)
+    return data
 
 
 def _upsert_contact(channel: Channel, event: InboundMessage) -> Contact:
@@ -275,6 +282,9 @@ def outbound_for(message_id: int) -> tuple[ChannelRef, OutboundMessage] | None:
         ),
         reply_to_external_id=message.reply_to.external_id if message.reply_to else None,
         author_name=message.author.name if message.author else "",
+        template=(message.data or {}).get("template"),
+        buttons=tuple((message.data or {}).get("buttons") or ()),
+        context=dict((message.data or {}).get("context") or {}),
     )
     return channel_ref(channel), outbound
 
