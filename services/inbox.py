@@ -313,6 +313,20 @@ class Card:
     all_tags: list[Tag] = field(default_factory=list)
 
 
+def next_visit(client_id: int) -> Visit | None:
+    """The client's next planned visit: waiting or confirmed, not started yet (card, quick replies)."""
+    return db.session.scalars(
+        select(Visit)
+        .where(
+            Visit.client_id == client_id,
+            Visit.starts_at >= utcnow(),
+            Visit.status.in_(("waiting", "confirmed")),
+        )
+        .order_by(Visit.starts_at)
+        .limit(1)
+    ).first()
+
+
 def load_card(conversation: Conversation, history_limit: int = 5) -> Card:
     contact = conversation.contact
     client = contact.client
@@ -333,15 +347,7 @@ def load_card(conversation: Conversation, history_limit: int = 5) -> Card:
     ).all()
     if client is None:
         return card
-    now = utcnow()
-    card.next_visit = db.session.scalars(
-        select(Visit)
-        .where(
-            Visit.client_id == client.id, Visit.starts_at >= now, Visit.status.in_(("waiting", "confirmed"))
-        )
-        .order_by(Visit.starts_at)
-        .limit(1)
-    ).first()
+    card.next_visit = next_visit(client.id)
     card.last_visit = db.session.scalars(
         select(Visit)
         .where(Visit.client_id == client.id, Visit.status == "arrived")
