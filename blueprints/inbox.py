@@ -48,7 +48,12 @@ STATE_TABS = {
     "all": _l("All"),
 }
 SCOPE_LABELS = {"all": _l("All"), "mine": _l("Mine"), "unassigned": _l("Unassigned")}
-CONVERSATION_STATES = {"open": _l("Open"), "snoozed": _l("Snoozed"), "closed": _l("Closed")}
+# one dialog's state: its own words (in Russian a tab is plural, a state is not)
+CONVERSATION_STATES = {
+    "open": _l("Status: open"),
+    "snoozed": _l("Status: snoozed"),
+    "closed": _l("Status: closed"),
+}
 CATEGORY_LABELS = {
     "client": _l("Client"),
     "spam": _l("Spam"),
@@ -104,7 +109,7 @@ INLINE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
-@bp.context_processor
+@bp.app_context_processor
 def labels():
     return {
         "state_tabs": STATE_TABS,
@@ -224,6 +229,26 @@ def card(conversation_id: int):
     history = min(_int(request.args.get("history")) or 5, 200)
     dialog = inbox.load_dialog(conversation_id, history_limit=history, with_messages=False)
     return render_template("inbox/_card.html", dialog=dialog)
+
+
+@bp.get("/c/<int:conversation_id>/row")
+@may_chat
+def row(conversation_id: int):
+    """The conversation's list row for the list the browser shows (for realtime updates).
+
+    Out of band only: the row in place, at the top when not shown yet, or its removal
+    when the shown list's filters exclude it now.
+    """
+    if not wants_fragment():
+        return redirect(url_for(".conversation", conversation_id=conversation_id), 303)
+    f = _shown_filter()
+    return render_template(
+        "inbox/_row_update.html",
+        f=f,
+        row=inbox.list_row(f, current_user, conversation_id),
+        conversation_id=conversation_id,
+        selected_id=_shown_conversation_id(),
+    )
 
 
 @bp.get("/c/<int:conversation_id>/clients")
@@ -401,7 +426,7 @@ def _answer(conversation_id: int):
         return redirect(url_for(".conversation", conversation_id=conversation_id), 303)
     f = _shown_filter()
     dialog = inbox.load_dialog(conversation_id)
-    row = inbox.list_row(f, current_user, dialog.conversation)
+    row = inbox.list_row(f, current_user, conversation_id)
     return render_template("inbox/_updated.html", f=f, dialog=dialog, row=row, selected_id=conversation_id)
 
 

@@ -470,15 +470,21 @@ def load_screen(f: ListFilter, user: User, conversation_id: int | None = None) -
     return Screen(rows, next_cursor, channels(), staff, all_tags, dialog)
 
 
-def list_row(f: ListFilter, user: User, conversation: Conversation) -> Conversation | None:
+def list_row(f: ListFilter, user: User, conversation_id: int) -> Conversation | None:
     """The conversation as a row of the list `f` describes, or None when that list excludes it.
 
     Asks list_conversations itself for the one row at the conversation's own cursor
     position, so "does it still belong here" can't drift from what the list shows.
+    NotFound for an unknown id.
     """
-    probe = replace(f, cursor=(conversation.last_activity_at, conversation.id + 1))
+    last_activity = db.session.scalar(
+        select(Conversation.last_activity_at).where(Conversation.id == conversation_id)
+    )
+    if last_activity is None:
+        raise NotFound()
+    probe = replace(f, cursor=(last_activity, conversation_id + 1))
     rows, _next = list_conversations(probe, user, limit=1)
-    return rows[0] if rows and rows[0].id == conversation.id else None
+    return rows[0] if rows and rows[0].id == conversation_id else None
 
 
 def conversation_link(conversation_id: int) -> tuple[int, int | None]:

@@ -177,6 +177,17 @@ def test_list_preview_is_the_last_client_or_staff_message_not_a_note(staff, anna
     assert "Перезвонить вечером" not in html
 
 
+def test_row_fragment_updates_a_row_the_shown_list_includes_and_removes_one_it_excludes(staff):
+    c = make_conversation(name="Ирина", messages=["Привет"])
+
+    on_open_list = text(staff.get(f"/c/{c.id}/row", headers=shown_at("/")))
+    on_closed_list = text(staff.get(f"/c/{c.id}/row", headers=shown_at("/?state=closed")))
+
+    assert re.search(rf'<li id="conversation-{c.id}"[^>]*hx-swap-oob="true" data-list-row', on_open_list)
+    assert f'<div id="conversation-{c.id}" hx-swap-oob="delete" data-list-row>' in on_closed_list
+    assert staff.get("/c/999999/row", headers=HTMX).status_code == 404
+
+
 # --- list filters -----------------------------------------------------------------
 
 
