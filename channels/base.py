@@ -60,6 +60,8 @@ class OutboundAttachment:
     filename: str
     content_type: str
     path: str  # absolute path of the stored file
+    # our Attachment row: platforms that fetch media by URL (Viber) get a signed link to it
+    attachment_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -277,7 +277,7 @@ def outbound_for(message_id: int) -> tuple[ChannelRef, OutboundMessage] | None:
         text=message.text,
         kind=message.kind,
         attachments=tuple(
-            OutboundAttachment(a.filename, a.content_type, str(upload_dir / a.storage_path))
+            OutboundAttachment(a.filename, a.content_type, str(upload_dir / a.storage_path), a.id)
             for a in message.attachments
         ),
         reply_to_external_id=message.reply_to.external_id if message.reply_to else None,
