@@ -8,6 +8,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.counts import bp as counts_bp
     from blueprints.health import bp as health_bp
     from blueprints.inbox import bp as inbox_bp
+    from blueprints.media import bp as media_bp
     from blueprints.settings import bp as settings_bp
     from blueprints.stream import bp as stream_bp
     from blueprints.templates import bp as quick_replies_bp
@@ -21,3 +22,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(stream_bp)
     app.register_blueprint(quick_replies_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(media_bp)
