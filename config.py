@@ -30,6 +30,29 @@ class Config:
     SALON_TIMEZONE = os.environ.get("SALON_TIMEZONE", "Europe/Moscow")
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "RU")
     UPLOAD_DIR = Path(os.environ.get("UPLOAD_DIR", INSTANCE_DIR / "uploads"))
+    # uploads (widget visitors, the staff composer): size cap and the types taken, checked by content
+    MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", 10 * 1024 * 1024))
+    ALLOWED_UPLOAD_TYPES = tuple(
+        t.strip() for t in os.environ.get("ALLOWED_UPLOAD_TYPES", "").split(",") if t.strip()
+    ) or (
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+    )
+    # website widget: posts per visitor token, and new visitor sessions per address, per minute
+    WIDGET_POSTS_PER_MINUTE = int(os.environ.get("WIDGET_POSTS_PER_MINUTE", 20))
+    WIDGET_SESSIONS_PER_MINUTE = int(os.environ.get("WIDGET_SESSIONS_PER_MINUTE", 30))
 
     # An inbox tab stays open all day: CSRF tokens live as long as the session.
     WTF_CSRF_TIME_LIMIT = None

@@ -13,6 +13,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.stream import bp as stream_bp
     from blueprints.templates import bp as quick_replies_bp
     from blueprints.webhooks import bp as webhooks_bp
+    from blueprints.widget import bp as widget_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
@@ -20,6 +21,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(counts_bp)
     app.register_blueprint(settings_bp, url_prefix="/settings")
     app.register_blueprint(stream_bp)
+    app.register_blueprint(widget_bp)
     app.register_blueprint(quick_replies_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(media_bp)

@@ -15,6 +15,7 @@ from blueprints.access import owner_required
 from models import FIELD_KINDS, ROLES
 from services import settings
 from services.errors import ActionError
+from services.widget import WidgetSettings
 
 bp = Blueprint("settings", __name__)
 
@@ -26,6 +27,7 @@ SECTIONS = {
     "fields": lambda: {"rows": settings.custom_fields()},
     "tags": lambda: {"rows": settings.tag_rows()},
     "staff": lambda: {"accounts": settings.staff_accounts()},
+    "widget": lambda: {"widgets": settings.widget_channels(), "widget_settings": WidgetSettings.of},
 }
 
 
@@ -204,3 +206,35 @@ def staff_active(user_id: int):
     return _saved(
         "staff", _("Account reactivated.") if active else _("Account deactivated: it can't log in.")
     )
+
+
+@bp.route("/widget", methods=["GET", "POST"])
+@owner_required
+def widget():
+    if request.method == "GET":
+        return _page("widget")
+    try:
+        channel = settings.add_widget_channel(request.form.get("name", ""))
+    except ActionError as exc:
+        return _refused("widget", "add", exc)
+    return _saved("widget", _("Widget “%(name)s” added: paste its code into your site.", name=channel.name))
+
+
+@bp.post("/widget/<int:channel_id>")
+@owner_required
+def update_widget(channel_id: int):
+    form = request.form
+    try:
+        settings.save_widget_settings(
+            channel_id,
+            name=form.get("name", ""),
+            color=form.get("color", ""),
+            greeting=form.get("greeting", ""),
+            origins=form.get("origins", ""),
+            ask_name=_on("ask_name"),
+            ask_phone=_on("ask_phone"),
+            contact_required=_on("contact_required"),
+        )
+    except ActionError as exc:
+        return _refused("widget", f"widget-{channel_id}", exc)
+    return _saved("widget", _("Widget settings saved."))

@@ -6,6 +6,7 @@ deactivated, values stay; a tag can only be removed while nothing carries it.
 """
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache, wraps
@@ -21,6 +22,7 @@ from extensions import db
 from models import (
     FIELD_KINDS,
     ROLES,
+    Channel,
     CustomField,
     CustomFieldValue,
     RolePermission,
@@ -35,6 +37,7 @@ from services.db import begin_write
 from services.errors import ActionError
 from services.salon import get_salon
 from services.text import normalize_text
+from services.widget import WidgetSettings, normalize_origin
 
 MIN_PASSWORD = 8
 COLOR_RE = re.compile(r"#[0-9a-fA-F]{6}")
@@ -434,3 +437,86 @@ def set_staff_active(user_id: int, active: bool, actor: User) -> None:
             raise ActionError(_("The salon needs at least one active owner."))
     user.active = active
     db.session.commit()
+
+
+# ---- website widget ------------------------------------------------------------------------------
+
+MAX_GREETING = 500
+
+
+def widget_channels() -> list[Channel]:
+    return db.session.scalars(select(Channel).where(Channel.kind == "widget").order_by(Channel.id)).all()
+
+
+def _check_widget_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise FieldError("name", _("Enter a name staff will recognise, e.g. the site's address."))
+    if len(name) > 120:
+        raise FieldError("name", _("At most %(n)d characters.", n=120))
+    return name
+
+
+def _clean_origins(text: str) -> list[str]:
+    origins: list[str] = []
+    for raw in re.split(r"[\s,]+", text or ""):
+        if not raw:
+            continue
+        origin = normalize_origin(raw)
+        if origin is None:
+            raise FieldError(
+                "origins", _("“%(value)s” is not a site address: write it like https://salon.ru", value=raw)
+            )
+        if origin not in origins:
+            origins.append(origin)
+    return origins
+
+
+@_refusals_roll_back
+def add_widget_channel(name: str) -> Channel:
+    """A new website widget with default settings; its code is then pasted into the site."""
+    name = _check_widget_name(name)
+    begin_write()
+    channel = Channel(
+        kind="widget", name=name, uid=f"widget-{secrets.token_hex(6)}", settings=WidgetSettings().as_json()
+    )
+    db.session.add(channel)
+    db.session.commit()
+    return channel
+
+
+@_refusals_roll_back
+def save_widget_settings(
+    channel_id: int,
+    name: str,
+    color: str,
+    greeting: str,
+    origins: str,
+    ask_name: bool,
+    ask_phone: bool,
+    contact_required: bool,
+) -> Channel:
+    """Name, colour, greeting, the sites allowed to embed it, and what the visitor is asked first."""
+    name = _check_widget_name(name)
+    color = (color or "").strip()
+    if not COLOR_RE.fullmatch(color):
+        raise FieldError("color", _("Choose a colour."))
+    greeting = (greeting or "").strip()
+    if len(greeting) > MAX_GREETING:
+        raise FieldError("greeting", _("At most %(n)d characters.", n=MAX_GREETING))
+    allowed = _clean_origins(origins)
+    begin_write()
+    channel = _get(Channel, channel_id)
+    if channel.kind != "widget":
+        raise NotFound()
+    channel.name = name
+    channel.settings = WidgetSettings(
+        color=color.lower(),
+        greeting=greeting,
+        ask_name=ask_name,
+        ask_phone=ask_phone,
+        contact_required=contact_required and (ask_name or ask_phone),
+        origins=tuple(allowed),
+    ).as_json()
+    db.session.commit()
+    return channel
