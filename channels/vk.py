@@ -485,6 +485,8 @@ class VkAdapter(Adapter):
                 ),
                 details=details,
             )
+        if not channel.uid:  # credentials tried before the channel is saved: no server can point at it yet
+            return Health(ok=True, details=details)
         try:
             servers = self._call(channel, "groups.getCallbackServers", {"group_id": group_id})
         except TemporaryError as exc:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 import jobs.media
 from blueprints.media import media_url
 from channels import get_adapter
-from channels.base import PermanentError
+from channels.base import ChannelRef, PermanentError
 from extensions import db
 from jobs.delivery import deliver_message
 from models import Attachment, Contact, Conversation, Message
@@ -547,3 +547,13 @@ def test_a_media_link_viber_no_longer_serves_is_a_permanent_failure(viber, https
     httpserver.expect_request("/viber-media/gone.jpg").respond_with_data("", status=404)
     with pytest.raises(PermanentError):
         get_adapter("viber").fetch_media(channel_ref(viber), httpserver.url_for("/viber-media/gone.jpg"))
+
+
+def test_a_token_tried_before_the_channel_is_saved_needs_no_webhook_yet(app, viber, httpserver):
+    viber_answers(httpserver, account_info(webhook=""), method="get_account_info")
+    unsaved = ChannelRef(
+        id=0, kind="viber", uid="", credentials={"token": TOKEN}, api_url=app.config["VIBER_API_URL"]
+    )
+    health = get_adapter("viber").check_health(unsaved)
+    assert health.ok
+    assert health.details["account_name"] == "Салон Окно"

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from channels import get_adapter
-from channels.base import ContactBlocked, InboundMessage, TemporaryError
+from channels.base import ChannelRef, ContactBlocked, InboundMessage, TemporaryError
 from extensions import db
 from jobs.delivery import deliver_message
 from models import Attachment, Contact, Conversation, Message
@@ -737,3 +737,16 @@ def test_a_sync_that_vk_rate_limits_is_tried_again(vk, httpserver):
     vk_answers(httpserver, "messages.getConversations", vk_error(6, "Too many requests per second"))
     with pytest.raises(TemporaryError):
         get_adapter("vk").resync(channel_ref(vk), None)
+
+
+def test_credentials_tried_before_the_channel_is_saved_need_no_callback_server_yet(app, vk, httpserver):
+    vk_answers(httpserver, "groups.getById", group())
+    unsaved = ChannelRef(
+        id=0,
+        kind="vk",
+        uid="",
+        credentials={"group_id": str(GROUP_ID), "access_token": TOKEN},
+        api_url=app.config["VK_API_URL"],
+    )
+    assert get_adapter("vk").check_health(unsaved).ok
+    assert calls(httpserver, "groups.getCallbackServers") == []
