@@ -231,8 +231,9 @@
       ".in .bubble{background:" + color + ";color:#fff;border-bottom-right-radius:4px}" +
       ".out .bubble{background:#fff;color:#1f2937;border:1px solid #e5e7eb;border-bottom-left-radius:4px}" +
       ".msg.failed .bubble{opacity:.6}" +
+      ".bubble.media{padding:0;background:transparent!important;border:0!important}" +
       ".meta{font-size:11px;color:#6b7280;margin-top:2px;display:flex;gap:6px}" +
-      ".failed .meta{color:#b91c1c;cursor:pointer}" +
+      ".failed .meta{color:#b91c1c;cursor:pointer}.refused .meta{cursor:default}" +
       ".bubble img{display:block;max-width:220px;max-height:220px;border-radius:8px;margin:2px 0}" +
       ".file{display:inline-flex;gap:6px;align-items:center;color:inherit;text-decoration:underline}" +
       ".intro{padding:14px 16px;border-top:1px solid #e5e7eb;background:#fff;display:flex;flex-direction:column;gap:8px}" +
@@ -255,7 +256,8 @@
   }
 
   function build() {
-    var host = h("div", { id: "okno-widget", "data-testid": "okno-widget" });
+    // a tag of our own, reset inline: the page's "div {...}" or "* {... !important}" rules can't reach it
+    var host = h("okno-widget", { id: "okno-widget", "data-testid": "okno-widget", style: "all:initial!important" });
     var shadow = host.attachShadow({ mode: "open" });
     shadow.appendChild(h("style", { text: css(cfg.color) }));
 
@@ -326,11 +328,14 @@
 
   function stateLabel(message) {
     if (message.direction !== "in") return "";
+    if (message.state === "failed" && message.refused) return "! " + message.error;
     return { sending: "… " + S.sending, sent: "✓", failed: "! " + S.failed }[message.state] || "";
   }
 
   function draw(message) {
-    var bubble = h("div", { class: "bubble" });
+    var onlyImages = !message.text && (message.attachments || []).length > 0 &&
+      message.attachments.every(function (a) { return a.url && a.is_image; });
+    var bubble = h("div", { class: onlyImages ? "bubble media" : "bubble" });
     if (message.text) bubble.appendChild(h("div", { class: "text", text: message.text }));
     (message.attachments || []).forEach(function (a) {
       if (!a.url) {
@@ -355,7 +360,7 @@
     var node = h(
       "div",
       {
-        class: "msg " + message.direction + (message.state === "failed" ? " failed" : ""),
+        class: "msg " + message.direction + (message.state === "failed" ? " failed" : "") + (message.refused ? " refused" : ""),
         "data-testid": "okno-message",
         "data-direction": message.direction,
         "data-state": message.state || "",
@@ -365,7 +370,9 @@
       },
       [bubble, meta]
     );
-    if (message.state === "failed") node.addEventListener("click", function () { retry(message.client_id); });
+    if (message.state === "failed" && !message.refused) {
+      node.addEventListener("click", function () { retry(message.client_id); });
+    }
     return node;
   }
 
@@ -419,10 +426,12 @@
         }
         message.state = "failed";
         message.error = error.message;
+        // refused for what it is (a wrong or too large file, bad input): sending it again won't help
+        message.refused = [400, 413, 415].indexOf(error.status) >= 0;
         var failed = draw(message);
         place(failed, byClient[message.client_id]);
         byClient[message.client_id] = failed;
-        showError(error.message || S.error);
+        if (!message.refused) showError(error.message || S.error); // a refusal says why next to the message
       });
   }
 
@@ -552,8 +561,10 @@
 
   function showError(text) {
     if (!ui.error) return;
+    var atBottom = ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 40;
     ui.error.textContent = text || "";
     ui.error.hidden = !text;
+    if (atBottom) ui.log.scrollTop = ui.log.scrollHeight;
   }
 
   // ---- start -----------------------------------------------------------------------------------
