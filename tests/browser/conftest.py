@@ -17,6 +17,9 @@ Chromium; a failed test's screenshots go to OKNO_SCREENSHOT_DIR (default: the sy
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -199,6 +202,40 @@ def live_server(tmp_path, demo_db, redis_server, uploads_dir, template_cache):
     with app.app_context():
         db.engine.dispose()
     assert not server.recorder.errors, f"the server answered with errors: {server.recorder.errors}"
+
+
+@pytest.fixture
+def worker(live_server, tmp_path):
+    """The RQ worker as production runs it (`flask --app app okno-worker`), on the same database and Redis.
+
+    A process of its own, not a thread: RQ installs signal handlers, which only the main
+    thread may do, and the deliveries then cross a process boundary as they do in production.
+    """
+    log_path = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": live_server.app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": live_server.app.config["REDIS_URL"],
+        "UPLOAD_DIR": str(live_server.app.config["UPLOAD_DIR"]),
+    }
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "app", "okno-worker"],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    yield proc
+    died = proc.poll()
+    if died is None:
+        proc.send_signal(signal.SIGTERM)  # a warm stop, as honcho or systemd would ask
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    assert died is None, f"the worker died (exit {died}):\n{log_path.read_text()[-3000:]}"
 
 
 # --- staff in the browser -------------------------------------------------------------
