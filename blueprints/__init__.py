@@ -9,6 +9,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.health import bp as health_bp
     from blueprints.inbox import bp as inbox_bp
     from blueprints.media import bp as media_bp
+    from blueprints.meta import bp as meta_bp
     from blueprints.settings import bp as settings_bp
     from blueprints.stream import bp as stream_bp
     from blueprints.templates import bp as quick_replies_bp
@@ -24,4 +25,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(widget_bp)
     app.register_blueprint(quick_replies_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(meta_bp)
     app.register_blueprint(media_bp)

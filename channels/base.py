@@ -168,8 +168,22 @@ class ConversationStarted:
     payload: str = ""
 
 
+@dataclass(frozen=True)
+class ChannelSettings:
+    """Facts the platform keeps about the channel itself (WhatsApp's approved templates), merged into
+    Channel.settings: a resync may bring them."""
+
+    settings: dict
+
+
 InboundEvent = (
-    InboundMessage | MessageEdited | StatusUpdate | ContactBlocked | OutboundEcho | ConversationStarted
+    InboundMessage
+    | MessageEdited
+    | StatusUpdate
+    | ContactBlocked
+    | OutboundEcho
+    | ConversationStarted
+    | ChannelSettings
 )
 
 

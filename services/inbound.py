@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from channels.base import (
+    ChannelSettings,
     ContactBlocked,
     ConversationStarted,
     InboundMessage,
@@ -21,6 +22,7 @@ from extensions import db
 from models import Contact, Conversation, Message, MessageRevision
 from models.base import utcnow
 from services import realtime
+from services.channels import update_channel
 from services.db import begin_write
 from services.events import record_event
 from services.messaging import message_updated, receive_message
@@ -50,6 +52,8 @@ def handle_events(channel_id: int, events: list) -> int:
             from services import bot
 
             bot.conversation_started(channel_id, event)
+        elif isinstance(event, ChannelSettings):
+            update_channel(channel_id, settings=event.settings)
         elif isinstance(event, OutboundEcho):
             log.info("channel %s: echo of our own message %s ignored", channel_id, event.external_message_id)
         else:

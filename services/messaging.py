@@ -27,6 +27,7 @@ from services.db import begin_write
 from services.errors import ActionError
 from services.events import record_event
 from services.text import normalize_phone, normalize_text, preview
+from services.windows import template_message, window_closed_message, window_open
 
 # attempts before a message that keeps failing temporarily is marked failed
 MAX_ATTEMPTS = 6
@@ -206,6 +207,8 @@ def send_reply(conversation_id: int, author: User, text: str, reply_to_id: int |
     conversation = get_conversation(conversation_id)
     if conversation.contact.blocked:
         raise ActionError(_("Bot blocked by the user: the message can't be delivered."))
+    if not window_open(conversation):
+        raise ActionError(window_closed_message(conversation.channel.kind))
     if reply_to_id is not None:
         quoted = db.session.get(Message, reply_to_id)
         if (
@@ -214,6 +217,33 @@ def send_reply(conversation_id: int, author: User, text: str, reply_to_id: int |
             or quoted.direction not in ("in", "out")
         ):
             raise ActionError(_("The quoted message is not in this conversation."))
+    return _queue_reply(conversation, author, text, reply_to_id=reply_to_id)
+
+
+def send_template(conversation_id: int, author: User, name: str, language: str, params: list[str]) -> Message:
+    """Queue a WhatsApp template message: the one kind that reaches a client outside the 24-hour window.
+
+    Stored and delivered like any reply; staff read the template's body with its parameters
+    filled, the adapter sends data["template"] = {"name", "language", "params"}.
+    """
+    begin_write()
+    conversation = get_conversation(conversation_id)
+    if conversation.contact.blocked:
+        raise ActionError(_("Bot blocked by the user: the message can't be delivered."))
+    text, template = template_message(conversation.channel, name, language, params)
+    return _queue_reply(conversation, author, text, kind="template", data={"template": template})
+
+
+def _queue_reply(
+    conversation: Conversation,
+    author: User,
+    text: str,
+    kind: str = "text",
+    reply_to_id: int | None = None,
+    data: dict | None = None,
+) -> Message:
+    """The outbox's core, inside the caller's write transaction: take the conversation if nobody has
+    it, store the message `queued`, commit, then queue its delivery."""
     now = utcnow()
     if take_if_unassigned(conversation.id, author):
         record_event(conversation, author, "took", at=now)
@@ -222,12 +252,13 @@ def send_reply(conversation_id: int, author: User, text: str, reply_to_id: int |
         session_id=conversation.current_session_id,
         channel_id=conversation.channel_id,
         direction="out",
-        kind="text",
+        kind=kind,
         text=text,
         author_id=author.id,
         reply_to_id=reply_to_id,
         delivery_status="queued",
         created_at=now,
+        data=data or {},
     )
     db.session.add(message)
     db.session.flush()
@@ -284,9 +315,26 @@ def outbound_for(message_id: int) -> tuple[ChannelRef, OutboundMessage] | None:
         author_name=message.author.name if message.author else "",
         template=(message.data or {}).get("template"),
         buttons=tuple((message.data or {}).get("buttons") or ()),
-        context=dict((message.data or {}).get("context") or {}),
+        context=_routing_context(message),
     )
     return channel_ref(channel), outbound
+
+
+def _routing_context(message: Message) -> dict:
+    """The platform routing a reply travels with: its own, else that of the client message it quotes,
+    else that of the client's latest message (an Instagram comment id: the answer goes under it)."""
+    own = (message.data or {}).get("context")
+    if own:
+        return dict(own)
+    source = message.reply_to if message.reply_to is not None and message.reply_to.direction == "in" else None
+    if source is None:
+        source = db.session.scalars(
+            select(Message)
+            .where(Message.conversation_id == message.conversation_id, Message.direction == "in")
+            .order_by(Message.created_at.desc(), Message.id.desc())
+            .limit(1)
+        ).first()
+    return dict(((source.data if source is not None else None) or {}).get("context") or {})
 
 
 def _queued_out(message_id: int) -> Message | None:
