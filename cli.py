@@ -1,5 +1,7 @@
 """Command-line tools: `flask --app app create-user`, `flask --app app seed-demo`."""
 
+import logging
+
 import click
 from flask import Flask
 
@@ -46,3 +48,12 @@ def register_cli(app: Flask) -> None:
         from jobs.worker import run_worker
 
         run_worker(app, burst=burst)
+
+    @app.cli.command("telegram-poll")
+    @click.option("--once", is_flag=True, help="One round of getUpdates, then stop.")
+    def telegram_poll_command(once):
+        """Long-poll Telegram for bots without a webhook; idles quietly when none polls."""
+        from jobs.telegram_poll import run_poller
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        run_poller(app, once=once)

@@ -77,6 +77,8 @@ def receive_message(channel_id: int, event: InboundMessage) -> Message:
 
 
 def _receive(channel_id: int, event: InboundMessage) -> Message:
+    from services import bot  # it sends through this module
+
     begin_write()
     channel = db.session.get(Channel, channel_id)
     if channel is None:
@@ -98,7 +100,10 @@ def _receive(channel_id: int, event: InboundMessage) -> Message:
         select(Conversation).where(Conversation.contact_id == contact.id)
     ).first()
     if conversation is None:
-        conversation = Conversation(channel_id=channel.id, contact_id=contact.id, last_activity_at=at)
+        with_bot = bot.starts_with_bot(channel)
+        conversation = Conversation(
+            channel_id=channel.id, contact_id=contact.id, last_activity_at=at, with_bot=with_bot
+        )
         db.session.add(conversation)
         db.session.flush()
         open_session(conversation, at)
@@ -147,7 +152,10 @@ def _receive(channel_id: int, event: InboundMessage) -> Message:
     conversation.unread_count = Conversation.unread_count + 1
     _message_created(message, conversation)
     realtime.conversation_changed(conversation.id, counts=True)
+    bot_turn = bot.takes_turn(conversation, message)
     db.session.commit()
+    if bot_turn:  # once the message is stored: the salon bot answers, a /start deep link links the writer
+        bot.answer_client(message.id)
     return message
 
 
@@ -247,6 +255,9 @@ def _queue_reply(
     now = utcnow()
     if take_if_unassigned(conversation.id, author):
         record_event(conversation, author, "took", at=now)
+    if conversation.with_bot:  # a staff reply takes the dialog from the salon bot
+        conversation.with_bot = False
+        record_event(conversation, author, "bot_handoff", at=now)
     message = Message(
         conversation_id=conversation.id,
         session_id=conversation.current_session_id,
@@ -269,6 +280,39 @@ def _queue_reply(
     conversation.unread_count = 0
     _message_created(message, conversation)
     realtime.conversation_changed(conversation.id, counts=True)
+    db.session.commit()
+    enqueue_delivery(message.id)
+    return message
+
+
+def send_bot_reply(
+    conversation_id: int, text: str, buttons=(), context: dict | None = None
+) -> Message | None:
+    """Queue the salon bot's answer (services.bot): outbound, without an author, data["bot"] and its
+    buttons; None when the client blocked the bot. Not a staff reply: the assignee, the unread
+    count and the list's preview stay as they are."""
+    begin_write()
+    conversation = get_conversation(conversation_id)
+    if conversation.contact.blocked:
+        db.session.rollback()
+        return None
+    data: dict = {"bot": True, "buttons": [str(b) for b in buttons]}
+    if context:
+        data["context"] = dict(context)
+    message = Message(
+        conversation_id=conversation.id,
+        session_id=conversation.current_session_id,
+        channel_id=conversation.channel_id,
+        direction="out",
+        kind="text",
+        text=text,
+        delivery_status="queued",
+        created_at=utcnow(),
+        data=data,
+    )
+    db.session.add(message)
+    db.session.flush()
+    _message_created(message, conversation)
     db.session.commit()
     enqueue_delivery(message.id)
     return message
