@@ -13,7 +13,6 @@ whole stack): with no polling channel it sleeps quietly and looks again now and 
 import logging
 import signal
 import threading
-import time
 
 from flask import Flask
 from sqlalchemy import select
@@ -39,13 +38,13 @@ def offset_key(channel_id: int) -> str:
 
 
 def polling_channel_ids() -> list[int]:
-    """Enabled Telegram channels that get their updates by polling."""
+    """Enabled Telegram channels with a bot token that get their updates by polling."""
     rows = db.session.scalars(
         select(Channel).where(Channel.kind == "telegram", Channel.enabled.is_(True)).order_by(Channel.id)
     ).all()
-    ids = [c.id for c in rows if is_polling(channel_ref(c))]
+    refs = [channel_ref(c) for c in rows]
     db.session.rollback()
-    return ids
+    return [ref.id for ref in refs if ref.credentials.get("token") and is_polling(ref)]
 
 
 def poll_once(channel_id: int, timeout: int = 0) -> int:
@@ -86,22 +85,27 @@ def poll_once(channel_id: int, timeout: int = 0) -> int:
     return len(updates)
 
 
-def poll_round(app: Flask) -> bool:
-    """Poll every polling channel once; False when there was none (the caller idles)."""
+def poll_round(app: Flask) -> float | None:
+    """Poll every polling channel once; the seconds to wait before the next round, None when no
+    channel polls (the caller idles)."""
     with app.app_context():
         ids = polling_channel_ids()
         if not ids:
-            return False
+            return None
         # one channel may hold the call open; several take turns with short calls
         timeout = POLL_TIMEOUT if len(ids) == 1 else 2
+        failures = []
         for channel_id in ids:
             try:
                 poll_once(channel_id, timeout)
             except DeliveryError as exc:
                 log.warning("telegram channel %s: polling failed: %s", channel_id, exc.reason)
-                if len(ids) == 1:  # a refused token won't work in ten seconds either
-                    time.sleep(REFUSED_SECONDS if isinstance(exc, PermanentError) else ERROR_SECONDS)
-        return True
+                failures.append(exc)
+        if len(failures) < len(ids):
+            return 0
+        # nothing got through: don't hammer Telegram (a refused token won't work in ten seconds either)
+        refused = all(isinstance(exc, PermanentError) for exc in failures)
+        return REFUSED_SECONDS if refused else ERROR_SECONDS
 
 
 def run_poller(app: Flask, once: bool = False, stop: threading.Event | None = None) -> None:
@@ -117,7 +121,7 @@ def run_poller(app: Flask, once: bool = False, stop: threading.Event | None = No
     idle_logged = False
     while not stop.is_set():
         try:
-            active = poll_round(app)
+            pause = poll_round(app)
         except Exception:  # the database or Redis is away: wait and try again, never exit
             log.exception("telegram polling: round failed")
             if once:
@@ -126,8 +130,10 @@ def run_poller(app: Flask, once: bool = False, stop: threading.Event | None = No
             continue
         if once:
             return
-        if active:
+        if pause is not None:
             idle_logged = False
+            if pause:
+                stop.wait(pause)
             continue
         if not idle_logged:
             log.info("telegram polling: no channel polls; looking again every %s s", IDLE_SECONDS)

@@ -9,12 +9,21 @@ from sqlalchemy import select
 
 from channels.telegram import ALLOWED_UPDATES, adapter
 from extensions import db
-from jobs.telegram_poll import offset_key, poll_once, polling_channel_ids, run_poller
+from jobs.telegram_poll import (
+    REFUSED_SECONDS,
+    offset_key,
+    poll_once,
+    poll_round,
+    polling_channel_ids,
+    run_poller,
+)
 from models import Contact, Message
 from services.channels import channel_ref
 from services.redis import get_redis
+from tests.factories import make_channel
 from tests.test_telegram_standin import (
     CHAT,
+    SECRET,
     WEBHOOK_ACTIVE,
     make_telegram,
     payload,
@@ -104,12 +113,26 @@ def test_which_channels_poll(app):
     webhook = make_telegram()
     asked = make_telegram(mode="polling")
     make_telegram(mode="polling").enabled = False
+    make_channel("telegram", settings={"mode": "polling"})  # no token yet: nothing to poll
     db.session.commit()
 
     assert polling_channel_ids() == [asked.id]
 
     app.config["PUBLIC_URL"] = "http://127.0.0.1:5000"  # Telegram posts to https only
     assert polling_channel_ids() == [webhook.id, asked.id]
+
+
+def test_a_round_where_telegram_refuses_every_bot_waits_before_the_next(telegram_api, app):
+    make_telegram({"token": "7000000001:revoked", "secret": SECRET}, mode="polling")
+
+    assert poll_round(app) == REFUSED_SECONDS
+    assert [c.method for c in telegram_api.calls] == ["getUpdates"]
+
+
+def test_a_round_that_got_through_goes_on_at_once(telegram_api, app):
+    make_telegram(mode="polling")
+
+    assert poll_round(app) == 0
 
 
 def test_the_poller_idles_quietly_without_polling_channels(telegram_api, app):
