@@ -233,22 +233,22 @@ class TelegramAdapter(Adapter):
         )
 
     def check_health(self, channel: ChannelRef) -> Health:
-        """getMe (the token works; `username` in details for deep links) and getWebhookInfo."""
+        """getMe (the token works) and getWebhookInfo (Telegram reaches our webhook).
+
+        `details` go into the channel's settings: "username" for deep links, "bot_name".
+        """
         polling = is_polling(channel)
         try:
             me = self.call(channel, "getMe") or {}
-        except DeliveryError as exc:
+        except PermanentError as exc:
             return Health(False, _("Telegram refused the bot token: %(reason)s", reason=exc.reason))
-        details = {
-            "username": me.get("username", ""),
-            "bot_name": me.get("first_name", ""),
-            "mode": "polling" if polling else "webhook",
-        }
+        except TemporaryError as exc:
+            return Health(False, _("Telegram did not answer: %(reason)s", reason=exc.reason))
+        details = {"username": me.get("username", ""), "bot_name": me.get("first_name", "")}
         try:
             info = self.call(channel, "getWebhookInfo") or {}
         except DeliveryError as exc:
             return Health(False, exc.reason, details)
-        details["pending_updates"] = info.get("pending_update_count", 0)
         if polling:
             # a webhook left from before is deleted by the poller, which can't read updates otherwise
             return Health(True, details=details)

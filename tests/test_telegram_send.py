@@ -18,6 +18,7 @@ from models import Attachment, Contact, Message
 from models.base import utcnow
 from services import messaging
 from services.channels import channel_ref
+from tests.conftest import free_port
 from tests.factories import make_contact, make_conversation, make_message, make_user
 from tests.test_telegram_standin import (
     BAD_GATEWAY,
@@ -276,7 +277,8 @@ def test_a_healthy_bot_reports_its_username_for_deep_links(telegram_api, app, ch
     health = adapter.check_health(channel_ref(channel))
 
     assert health.ok
-    assert health.details["username"] == "okno_salon_bot"
+    # merged into the channel's settings: nothing that would overwrite the owner's choices (mode, bot)
+    assert health.details == {"username": "okno_salon_bot", "bot_name": "Okno Salon"}
     assert [c.method for c in telegram_api.calls] == ["getMe", "getWebhookInfo"]
 
 
@@ -325,3 +327,12 @@ def test_a_revoked_token_marks_the_channel_broken(telegram_api, app):
     assert not health.ok
     assert "Unauthorized" in health.reason
     assert "revoked" not in health.reason  # the token never shows
+
+
+def test_telegram_out_of_reach_is_reported_as_such(app, channel):
+    app.config["TELEGRAM_API_URL"] = f"http://127.0.0.1:{free_port()}"
+
+    health = adapter.check_health(channel_ref(channel))
+
+    assert not health.ok
+    assert "did not answer" in health.reason
