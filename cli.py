@@ -10,6 +10,10 @@ from services.errors import ActionError
 
 
 def register_cli(app: Flask) -> None:
+    from cli_channels import channels_cli
+
+    app.cli.add_command(channels_cli)
+
     @app.cli.command("create-user")
     @click.argument("email")
     @click.option("--role", type=click.Choice(ROLES), default="admin", show_default=True)

@@ -5,6 +5,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from blueprints.auth import bp as auth_bp
+    from blueprints.channels import bp as channels_bp
     from blueprints.counts import bp as counts_bp
     from blueprints.deeplinks import bp as deeplinks_bp
     from blueprints.health import bp as health_bp
@@ -26,6 +27,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(widget_bp)
     app.register_blueprint(quick_replies_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(channels_bp)
     app.register_blueprint(deeplinks_bp)
     app.register_blueprint(meta_bp)
     app.register_blueprint(media_bp)

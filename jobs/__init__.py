@@ -111,3 +111,58 @@ def schedule_wake(conversation_id: int, at: datetime) -> str | None:
         log.warning("snooze: wake-up of %s not scheduled, Redis unavailable: %s", conversation_id, exc)
         return None
     return job_id
+
+
+MEDIA_TIMEOUT = 300  # seconds a media download may run (large videos on a slow link)
+
+
+def media_job_id(message_id: int, attempt: int = 1) -> str:
+    return f"media-{message_id}" if attempt <= 1 else f"media-{message_id}-{attempt}"
+
+
+def enqueue_media(message_id: int, attempt: int = 1, at: datetime | None = None) -> str | None:
+    """Fetch the platform's files of one inbound message (now, or at `at`); None if Redis is down.
+
+    The reconciler finds attachments still missing their file, so a failure here only delays them.
+    """
+    job_id = media_job_id(message_id, attempt)
+    options = {"job_id": job_id, "job_timeout": MEDIA_TIMEOUT, "result_ttl": 0}
+    try:
+        if at is None:
+            get_queue().enqueue("jobs.media.fetch_media", message_id, **options)
+        else:
+            get_queue().enqueue_at(at, "jobs.media.fetch_media", message_id, **options)
+    except RedisError as exc:
+        log.warning("media: message %s waits for its files, Redis unavailable: %s", message_id, exc)
+        return None
+    return job_id
+
+
+# what a channel job does -> its function (jobs/channels.py)
+CHANNEL_JOBS = {
+    "setup": "jobs.channels.setup_channel",
+    "check": "jobs.channels.check_channel",
+    "resync": "jobs.channels.resync_channel",
+}
+
+
+def channel_job_id(action: str, channel_id: int) -> str:
+    return f"channel-{action}-{channel_id}"
+
+
+def enqueue_channel_job(action: str, channel_id: int) -> str | None:
+    """Queue a channel's setup / check / resync unless one is waiting or running already.
+
+    Returns the job id, or None when Redis is down (the page says the job could not start).
+    """
+    job_id = channel_job_id(action, channel_id)
+    try:
+        if job_is_live(job_id):
+            return job_id
+        get_queue().enqueue(
+            CHANNEL_JOBS[action], channel_id, job_id=job_id, job_timeout=DELIVERY_TIMEOUT, result_ttl=0
+        )
+    except RedisError as exc:
+        log.warning("channels: %s of channel %s not queued, Redis unavailable: %s", action, channel_id, exc)
+        return None
+    return job_id

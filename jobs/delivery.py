@@ -7,6 +7,7 @@ from channels.base import BlockedError, PermanentError, TemporaryError
 from extensions import db
 from jobs import ABANDONED_AFTER, with_app
 from services import inbound, messaging
+from services.channel_setup import channel_send_refusal
 from services.redis import get_redis
 
 log = logging.getLogger(__name__)
@@ -21,9 +22,13 @@ def deliver_message(message_id: int) -> str:
     database transaction is open while the platform answers.
     """
     work = messaging.outbound_for(message_id)
+    refusal = channel_send_refusal(work[0].id) if work else None
     db.session.rollback()
     if work is None:
         return "skipped"
+    if refusal:  # the channel is off or broken: fail at once, with that reason, without a try
+        messaging.mark_failed(message_id, refusal)
+        return "failed"
     channel, outbound = work
     lock = f"okno:delivering:{message_id}"
     redis = get_redis()

@@ -1,4 +1,7 @@
-"""reconcile(): the outbox is the table, not the queue. Run at worker start and every minute."""
+"""reconcile(): the outbox is the table, not the queue. Run at worker start and every minute.
+
+reconcile_channels() runs with it: media still to fetch, and the scheduled channel checks.
+"""
 
 import logging
 from datetime import timedelta
@@ -6,13 +9,25 @@ from datetime import timedelta
 from redis.exceptions import RedisError
 
 from extensions import db
-from jobs import delivery_job_id, enqueue_delivery, job_is_live, with_app
-from services import conversations, messaging
+from jobs import (
+    channel_job_id,
+    delivery_job_id,
+    enqueue_channel_job,
+    enqueue_delivery,
+    enqueue_media,
+    job_is_live,
+    media_job_id,
+    with_app,
+)
+from services import channel_setup, conversations, media, messaging
 
 log = logging.getLogger(__name__)
 
 # a reply younger than this may still be on its way into the queue (send_reply commits first)
 STALE_AFTER = timedelta(minutes=1)
+# how often each enabled messenger channel is checked; a broken one sooner, so it recovers fast
+CHECK_EVERY = timedelta(minutes=10)
+CHECK_BROKEN_EVERY = timedelta(minutes=2)
 
 
 @with_app
@@ -36,3 +51,29 @@ def reconcile() -> dict[str, int]:
     if woken or requeued:
         log.info("reconcile: woke %d conversation(s), queued %d message(s) again", woken, requeued)
     return {"woken": woken, "requeued": requeued}
+
+
+@with_app
+def reconcile_channels() -> dict[str, int]:
+    """Fetch again the media Redis lost, and queue the channel checks that are due.
+
+    Each enabled messenger channel is checked every CHECK_EVERY (a broken one every
+    CHECK_BROKEN_EVERY, so it recovers soon); the time of the last check is in the row,
+    so a lost job only delays the next one.
+    """
+    missing_files = media.stale_media(STALE_AFTER)
+    due = channel_setup.due_checks(CHECK_EVERY, CHECK_BROKEN_EVERY)
+    db.session.rollback()
+    fetches = checks = 0
+    try:
+        for message_id, attempt in missing_files:
+            if not job_is_live(media_job_id(message_id, attempt)):
+                fetches += enqueue_media(message_id, attempt=attempt) is not None
+        for channel_id in due:
+            if not job_is_live(channel_job_id("setup", channel_id)):
+                checks += enqueue_channel_job("check", channel_id) is not None
+    except RedisError as exc:
+        log.warning("reconcile: media and channel checks not queued, Redis unavailable: %s", exc)
+    if fetches:
+        log.info("reconcile: queued %d media fetch(es) again", fetches)
+    return {"media": fetches, "checks": checks}

@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 
 from jobs import QUEUE, set_app
-from jobs.reconcile import reconcile
+from jobs.reconcile import reconcile, reconcile_channels
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,11 @@ class OknoWorker(SimpleWorker):
 
 
 def _reconcile_safely() -> None:
-    try:
-        reconcile()
-    except Exception:  # the loop must outlive one bad round (a locked database, a bug)
-        log.exception("reconcile failed")
+    for step in (reconcile, reconcile_channels):
+        try:
+            step()
+        except Exception:  # the loop must outlive one bad round (a locked database, a bug)
+            log.exception("%s failed", step.__name__)
 
 
 def _reconcile_loop(stop: threading.Event, every: float) -> None:

@@ -76,6 +76,15 @@ def channel_ref(channel: Channel) -> ChannelRef:
     )
 
 
+def unusable_reason(channel: Channel) -> str | None:
+    """Why nothing can be sent through this channel now (turned off, or broken), or None."""
+    if not channel.enabled:
+        return _("The channel is off.")
+    if channel.broken:
+        return _("The channel is broken: %(reason)s", reason=channel.health_reason or _("no reason given"))
+    return None
+
+
 def get_channel(channel_id: int) -> Channel:
     channel = db.session.get(Channel, channel_id)
     if channel is None:

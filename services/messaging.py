@@ -17,11 +17,11 @@ from werkzeug.exceptions import NotFound
 
 from channels.base import ChannelRef, InboundMessage, OutboundAttachment, OutboundMessage, SendResult
 from extensions import db
-from jobs import enqueue_delivery
+from jobs import enqueue_delivery, enqueue_media
 from models import KINDS, Attachment, Channel, Contact, Conversation, Message, User
 from models.base import utcnow
 from services import realtime
-from services.channels import channel_ref
+from services.channels import channel_ref, unusable_reason
 from services.conversations import _reopen, get_conversation, open_session, take_if_unassigned
 from services.db import begin_write
 from services.errors import ActionError
@@ -152,8 +152,11 @@ def _receive(channel_id: int, event: InboundMessage) -> Message:
     conversation.unread_count = Conversation.unread_count + 1
     _message_created(message, conversation)
     realtime.conversation_changed(conversation.id, counts=True)
+    media_of = message.id if "media_urls" in message.data else None
     bot_turn = bot.takes_turn(conversation, message)
     db.session.commit()
+    if media_of:  # the platform's files are fetched by a job: the webhook answers now
+        enqueue_media(media_of)
     if bot_turn:  # once the message is stored: the salon bot answers, a /start deep link links the writer
         bot.answer_client(message.id)
     return message
@@ -215,6 +218,9 @@ def send_reply(conversation_id: int, author: User, text: str, reply_to_id: int |
     conversation = get_conversation(conversation_id)
     if conversation.contact.blocked:
         raise ActionError(_("Bot blocked by the user: the message can't be delivered."))
+    refusal = unusable_reason(conversation.channel)
+    if refusal:
+        raise ActionError(refusal)
     if not window_open(conversation):
         raise ActionError(window_closed_message(conversation.channel.kind))
     if reply_to_id is not None:
@@ -238,6 +244,9 @@ def send_template(conversation_id: int, author: User, name: str, language: str, 
     conversation = get_conversation(conversation_id)
     if conversation.contact.blocked:
         raise ActionError(_("Bot blocked by the user: the message can't be delivered."))
+    refusal = unusable_reason(conversation.channel)
+    if refusal:
+        raise ActionError(refusal)
     text, template = template_message(conversation.channel, name, language, params)
     return _queue_reply(conversation, author, text, kind="template", data={"template": template})
 
