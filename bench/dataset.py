@@ -239,8 +239,11 @@ def migrate(path: Path) -> None:
 def ensure_dataset(sizes: Sizes, regenerate: bool = False, log=print) -> Path:
     """The cached file for these sizes (migrated to head), generated first if missing."""
     path = sizes.path()
+    about = path.with_suffix(".json")
     if path.exists() and not regenerate:
-        log(f"dataset: reusing {path.relative_to(ROOT)} (generator v{GENERATOR_VERSION})")
+        made = json.loads(about.read_text()) if about.exists() else {}
+        took = f", generated in {made['seconds']:.1f} s on {made['at']}" if made else ""
+        log(f"dataset: reusing {path.relative_to(ROOT)} (generator v{GENERATOR_VERSION}{took})")
         migrate(path)
         return path
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -255,10 +258,11 @@ def ensure_dataset(sizes: Sizes, regenerate: bool = False, log=print) -> Path:
     migrate(tmp)
     migrated = time.perf_counter()
     counts = generate(tmp, sizes)
-    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+    for p in (path, about, Path(f"{path}-wal"), Path(f"{path}-shm")):
         p.unlink(missing_ok=True)
     tmp.rename(path)
     took = time.perf_counter() - started
+    about.write_text(json.dumps({"seconds": took, "at": time.strftime("%Y-%m-%d %H:%M"), "rows": counts}))
     log(
         f"dataset: generated in {took:.1f} s (migrate {migrated - started:.1f} s), "
         f"{path.stat().st_size / 2**20:.0f} MiB: " + ", ".join(f"{v} {k}" for k, v in counts.items())

@@ -349,8 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--regenerate", action="store_true", help="ignore the cached dataset")
     args = parser.parse_args(argv)
     sizes = dataset.Sizes(args.clients, args.conversations, args.messages, args.seed)
-    if sizes.messages < sizes.conversations or sizes.clients < 1:
-        parser.error("need at least one client and one message per conversation")
+    if sizes.messages < sizes.conversations or min(sizes.clients, sizes.conversations) < 1:
+        parser.error("need at least one client, one conversation and a message per conversation")
 
     db_path = dataset.ensure_dataset(sizes, regenerate=args.regenerate)
     inputs = pick_inputs(db_path, args.requests + args.warmup, args.seed)
