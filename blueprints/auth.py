@@ -60,11 +60,13 @@ def preferences():
         language=language,
         sound_on=None if sound is None else sound == "1",
     )
-    response = make_response(redirect(_safe_next(request.form.get("next"))))
     if request.headers.get("HX-Request"):
+        if language is None and sound is not None:  # the header's sound switch, swapped in place
+            return render_template("_sound_toggle.html")
         response = make_response("", 204)
         response.headers["HX-Refresh"] = "true"
-    return response
+        return response
+    return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.post("/language")

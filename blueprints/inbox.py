@@ -5,6 +5,10 @@ fragments. The list's filters live in the page URL, so a fragment request reads 
 from HX-Current-URL, and the page URL htmx pushes is built here (HX-Push-Url). Every
 action answers with the regions it changed: the dialog, and out of band the card, the
 list row and the header badge. Without JavaScript an action redirects back (303).
+
+Live updates (static/app.js listens to /stream): the page asks GET /c/<id>/row for a list row
+and GET /c/<id>/tail for what changed in the open dialog; the composer's POSTs (reply, note)
+answer the same way, so a message shows once whichever answer arrives first.
 """
 
 import re
@@ -15,6 +19,7 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     current_app,
+    g,
     make_response,
     redirect,
     render_template,
@@ -31,8 +36,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RoutingException
 
 from blueprints.access import may_chat
+from channels import get_adapter
+from channels.base import PermanentError
+from extensions import db
+from models import Channel
 from models.base import utcnow
-from services import clients, conversations, inbox
+from services import clients, conversations, inbox, messaging
+from services.attachments import accept_attribute, format_size, max_upload_bytes
 from services.errors import ActionError
 from services.salon import get_salon
 from web import wants_fragment
@@ -107,6 +117,13 @@ SNOOZE_LIMIT = timedelta(days=366)
 # raster images are shown inline; anything else (SVG, HTML, PDF...) is downloaded
 INLINE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+# room for the form fields and multipart headers around the composer's files
+MULTIPART_OVERHEAD = 64 * 1024
+# a common emoji set for the composer's picker (no library: one grid, inserted as text)
+EMOJI = (
+    "😊 🙂 😉 😍 🥰 😘 😁 😂 🤗 🤔 😌 😔 😢 😮 🙏 👍 👌 👏 🙌 💪 👋 ❤️ 💖 💅 💇‍♀️ 💄 ✨ 🌸 🌷 🌹 💐 🎉 🎁 "
+    "☕ 🍰 ☀️ ⭐ 🔥 ✅ ❗ ⏰ 📅 📍 📞 💳 🎀"
+).split()
 
 
 @bp.app_context_processor
@@ -121,7 +138,23 @@ def labels():
         "delivery": DELIVERY,
         "channel_badges": CHANNEL_BADGES,
         "kind_labels": KIND_LABELS,
+        "emoji": EMOJI,
+        "upload_accept": accept_attribute,
+        "upload_limit": lambda: format_size(max_upload_bytes()),
     }
+
+
+@bp.app_template_global("quotes_ok")
+def quotes_ok(channel_id: int) -> bool:
+    """Whether replies through this channel can quote a message (its adapter says so)."""
+    cache = g.setdefault("quotes_ok", {})
+    if channel_id not in cache:
+        channel = db.session.get(Channel, channel_id)
+        try:
+            cache[channel_id] = bool(channel and get_adapter(channel.kind).supports_reply_to)
+        except PermanentError:  # a kind without an adapter yet
+            cache[channel_id] = False
+    return cache[channel_id]
 
 
 @bp.app_template_filter("initials")
@@ -193,6 +226,8 @@ def list_fragment():
     if f.cursor:
         return render_template("inbox/_rows.html", **context)
     response = make_response(render_template("inbox/_list.html", **context))
+    if request.headers.get("X-Okno-Live"):  # a live refresh of the list shown: the URL stays
+        return response
     if selected_id:
         response.headers["HX-Push-Url"] = url_for(".conversation", conversation_id=selected_id, **f.args())
     else:
@@ -249,6 +284,28 @@ def row(conversation_id: int):
         conversation_id=conversation_id,
         selected_id=_shown_conversation_id(),
     )
+
+
+@bp.get("/c/<int:conversation_id>/tail")
+@may_chat
+def tail(conversation_id: int):
+    """What changed in the open dialog (realtime), all out of band for app.js to place.
+
+    `after`: the last message the browser shows (newer ones are appended); `changed`: shown
+    message ids to re-render (delivery ticks); `since`: re-render every shown one from this id
+    (after a reconnect); `card=1` adds the client card. The header and composer always come.
+    """
+    if not wants_fragment():
+        return redirect(url_for(".conversation", conversation_id=conversation_id), 303)
+    changed = [n for n in map(_int, request.args.get("changed", "").split(",")) if n]
+    tail = inbox.load_tail(
+        conversation_id,
+        _int(request.args.get("after")),
+        changed,
+        _int(request.args.get("since")),
+        with_card=bool(request.args.get("card")),
+    )
+    return render_template("inbox/_tail.html", tail=tail, dialog=tail.dialog)
 
 
 @bp.get("/c/<int:conversation_id>/clients")
@@ -327,7 +384,35 @@ def spam(conversation_id: int):
 @may_chat
 def note(conversation_id: int):
     conversations.add_note(conversation_id, current_user, request.form.get("text", ""))
-    return _answer(conversation_id)
+    return _composer_answer(conversation_id)
+
+
+@bp.post("/c/<int:conversation_id>/reply")
+@may_chat
+def reply(conversation_id: int):
+    """The composer: text, files (multipart `files`), a quoted message (`reply_to_id`)."""
+    request.max_content_length = max_upload_bytes() * messaging.MAX_REPLY_FILES + MULTIPART_OVERHEAD
+    if request.form.get("note"):  # the private-note toggle without JavaScript: never to the client
+        return note(conversation_id)
+    messaging.send_reply(
+        conversation_id,
+        current_user,
+        request.form.get("text", ""),
+        reply_to_id=_int(request.form.get("reply_to_id")),
+        files=request.files.getlist("files"),
+    )
+    return _composer_answer(conversation_id)
+
+
+@bp.post("/c/<int:conversation_id>/messages/<int:message_id>/retry")
+@may_chat
+def retry(conversation_id: int, message_id: int):
+    """A failed message's Retry button: queued again, its ticks updated in place."""
+    inbox.load_message(conversation_id, message_id)  # 404 for a message of another conversation
+    messaging.retry_message(message_id, current_user)
+    if not wants_fragment():
+        return redirect(url_for(".conversation", conversation_id=conversation_id), 303)
+    return render_template("inbox/_retried.html", msg=inbox.load_message(conversation_id, message_id))
 
 
 @bp.post("/c/<int:conversation_id>/comment")
@@ -428,6 +513,25 @@ def _answer(conversation_id: int):
     dialog = inbox.load_dialog(conversation_id)
     row = inbox.list_row(f, current_user, conversation_id)
     return render_template("inbox/_updated.html", f=f, dialog=dialog, row=row, selected_id=conversation_id)
+
+
+def _composer_answer(conversation_id: int):
+    """After a reply or a note: the messages after the one the browser showed last (`after`),
+    the header (the assignee may have changed), and out of band the list row and the header badge."""
+    if not wants_fragment():
+        return redirect(url_for(".conversation", conversation_id=conversation_id), 303)
+    f = _shown_filter()
+    tail = inbox.load_tail(conversation_id, _int(request.form.get("after")))
+    row = inbox.list_row(f, current_user, conversation_id)
+    return render_template(
+        "inbox/_tail.html",
+        tail=tail,
+        dialog=tail.dialog,
+        f=f,
+        row=row,
+        sent=True,
+        selected_id=conversation_id,
+    )
 
 
 def _int(value) -> int | None:

@@ -275,11 +275,9 @@ def load_conversation(conversation_id: int) -> Conversation | None:
     )
 
 
-def load_messages(
-    conversation_id: int, before: int | None = None, limit: int = 100
-) -> tuple[list[Message], bool]:
-    """The dialog's latest messages (or those before a message id), oldest first."""
-    stmt = (
+def _dialog_messages(conversation_id: int):
+    """A conversation's messages with what the dialog shows of each (author, files, edits, quote)."""
+    return (
         select(Message)
         .options(
             joinedload(Message.author),
@@ -289,6 +287,13 @@ def load_messages(
         )
         .where(Message.conversation_id == conversation_id)
     )
+
+
+def load_messages(
+    conversation_id: int, before: int | None = None, limit: int = 100
+) -> tuple[list[Message], bool]:
+    """The dialog's latest messages (or those before a message id), oldest first."""
+    stmt = _dialog_messages(conversation_id)
     if before:
         stmt = stmt.where(Message.id < before)
     rows = db.session.scalars(stmt.order_by(Message.id.desc()).limit(limit + 1)).unique().all()
@@ -448,6 +453,75 @@ def load_earlier_messages(conversation_id: int, before: int) -> tuple[list[Messa
         raise NotFound()
     messages, more = load_messages(conversation_id, before=before)
     return messages, more, anchor.created_at
+
+
+# the most messages one tail answer carries (a browser back after a long time away)
+TAIL_LIMIT = 300
+
+
+@dataclass
+class Tail:
+    """What changed in an open dialog since the browser last looked: realtime updates and the
+    composer's answer. `dialog.messages` are the new ones, `changed` those shown already."""
+
+    dialog: Dialog  # its card is None unless asked for
+    changed: list[Message]
+    # the time of the last message the browser shows: new messages on the same day get no separator
+    after_at: datetime | None
+
+
+def load_tail(
+    conversation_id: int,
+    after: int | None,
+    changed_ids: list[int] = (),
+    since: int | None = None,
+    with_card: bool = False,
+) -> Tail:
+    """Messages after `after` (the last one the browser shows) and, re-read, the shown ones that
+    changed: `changed_ids`, or every one from `since` on (a reconnected browser); the card only
+    `with_card` (a delivery tick needs none). NotFound for an unknown conversation or an `after`
+    of another one."""
+    if with_card:
+        dialog = load_dialog(conversation_id, with_messages=False)
+    else:
+        conversation = load_conversation(conversation_id)
+        if conversation is None:
+            raise NotFound()
+        dialog = Dialog(conversation, [], False, None, chat_staff())
+    after_at = None
+    if after:
+        anchor = db.session.get(Message, after)
+        if anchor is None or anchor.conversation_id != conversation_id:
+            raise NotFound()
+        after_at = anchor.created_at
+    stmt = _dialog_messages(conversation_id)
+    if after:
+        stmt = stmt.where(Message.id > after)
+    dialog.messages = list(db.session.scalars(stmt.order_by(Message.id).limit(TAIL_LIMIT)).unique())
+    changed: list[Message] = []
+    upto = after or 0
+    if since and upto:
+        shown = Message.id.between(since, upto)
+    elif changed_ids and upto:
+        shown = and_(Message.id.in_(list(changed_ids)[:TAIL_LIMIT]), Message.id <= upto)
+    else:
+        shown = None
+    if shown is not None:
+        rows = db.session.scalars(_dialog_messages(conversation_id).where(shown).order_by(Message.id))
+        changed = list(rows.unique())[-TAIL_LIMIT:]
+    return Tail(dialog, changed, after_at)
+
+
+def load_message(conversation_id: int, message_id: int) -> Message:
+    """One message of the conversation as the dialog shows it; NotFound when it is not there."""
+    message = (
+        db.session.scalars(_dialog_messages(conversation_id).where(Message.id == message_id))
+        .unique()
+        .one_or_none()
+    )
+    if message is None:
+        raise NotFound()
+    return message
 
 
 @dataclass

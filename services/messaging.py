@@ -21,6 +21,7 @@ from jobs import enqueue_delivery, enqueue_media
 from models import KINDS, Attachment, Channel, Contact, Conversation, Message, User
 from models.base import utcnow
 from services import realtime
+from services.attachments import StoredUpload, store_upload, stored_path
 from services.channels import channel_ref, unusable_reason
 from services.conversations import _reopen, get_conversation, open_session, take_if_unassigned
 from services.db import begin_write
@@ -33,6 +34,8 @@ from services.windows import template_message, window_closed_message, window_ope
 MAX_ATTEMPTS = 6
 # seconds to wait before attempt 2, 3, ...: the platform's retry_after wins when longer
 BACKOFF = (10, 30, 120, 600, 1800)
+# files one composer message may carry
+MAX_REPLY_FILES = 10
 
 
 def _preview_of(text: str, kind: str) -> str:
@@ -205,15 +208,36 @@ def _upsert_contact(channel: Channel, event: InboundMessage) -> Contact:
 # --- outbound ---------------------------------------------------------------------------------
 
 
-def send_reply(conversation_id: int, author: User, text: str, reply_to_id: int | None = None) -> Message:
+def send_reply(
+    conversation_id: int, author: User, text: str, reply_to_id: int | None = None, files=()
+) -> Message:
     """Store a staff reply as `queued`, take the conversation if nobody has it, then queue its delivery.
 
     The web request never waits for the messenger, and never fails because Redis is down:
-    the message stays queued and the reconciler sends it once Redis is back.
+    the message stays queued and the reconciler sends it once Redis is back. `files` are
+    uploads (werkzeug FileStorage) checked and stored by services.attachments before the
+    write lock is taken; a refused file refuses the whole message, and nothing stays on disk.
     """
     text = (text or "").strip()
-    if not text:
+    files = [f for f in files if f is not None and (f.filename or "").strip()]
+    if not text and not files:
         raise ActionError(_("The message is empty."))
+    if len(files) > MAX_REPLY_FILES:
+        raise ActionError(_("At most %(n)d files in one message.", n=MAX_REPLY_FILES))
+    uploads: list[StoredUpload] = []
+    try:
+        for file in files:
+            uploads.append(store_upload(file))
+        return _send_reply(conversation_id, author, text, reply_to_id, uploads)
+    except BaseException:
+        for upload in uploads:  # never part of any message: no history is lost
+            stored_path(upload.storage_path).unlink(missing_ok=True)
+        raise
+
+
+def _send_reply(
+    conversation_id: int, author: User, text: str, reply_to_id: int | None, uploads: list[StoredUpload]
+) -> Message:
     begin_write()
     conversation = get_conversation(conversation_id)
     if conversation.contact.blocked:
@@ -231,7 +255,10 @@ def send_reply(conversation_id: int, author: User, text: str, reply_to_id: int |
             or quoted.direction not in ("in", "out")
         ):
             raise ActionError(_("The quoted message is not in this conversation."))
-    return _queue_reply(conversation, author, text, reply_to_id=reply_to_id)
+    kind = "text"
+    if uploads:
+        kind = "image" if all(u.is_image for u in uploads) else "file"
+    return _queue_reply(conversation, author, text, kind=kind, reply_to_id=reply_to_id, uploads=uploads)
 
 
 def send_template(conversation_id: int, author: User, name: str, language: str, params: list[str]) -> Message:
@@ -258,9 +285,10 @@ def _queue_reply(
     kind: str = "text",
     reply_to_id: int | None = None,
     data: dict | None = None,
+    uploads: list[StoredUpload] = (),
 ) -> Message:
     """The outbox's core, inside the caller's write transaction: take the conversation if nobody has
-    it, store the message `queued`, commit, then queue its delivery."""
+    it, store the message `queued` (with its stored uploads), commit, then queue its delivery."""
     now = utcnow()
     if take_if_unassigned(conversation.id, author):
         record_event(conversation, author, "took", at=now)
@@ -282,8 +310,19 @@ def _queue_reply(
     )
     db.session.add(message)
     db.session.flush()
+    for upload in uploads:
+        db.session.add(
+            Attachment(
+                message_id=message.id,
+                filename=upload.filename,
+                content_type=upload.content_type,
+                size=upload.size,
+                storage_path=upload.storage_path,
+            )
+        )
     conversation.last_activity_at = now
-    conversation.last_message_preview = preview(text)
+    # a file without a caption: its name, as the list's preview
+    conversation.last_message_preview = preview(text or "📎 " + ", ".join(u.filename for u in uploads))
     conversation.last_message_at = now
     conversation.last_message_direction = "out"
     conversation.unread_count = 0

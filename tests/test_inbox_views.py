@@ -663,13 +663,14 @@ def test_a_blocked_bot_replaces_the_composer(staff):
     assert 'data-testid="composer-text"' not in html
 
 
-def test_the_composer_adds_private_notes_and_says_so(staff):
+def test_the_composer_replies_to_the_client_and_offers_a_private_note(staff):
     c = make_conversation(name="Ирина")
 
     html = text(staff.get(f"/c/{c.id}"))
 
     composer = html[html.index('id="composer"') :]
-    assert f'hx-post="/c/{c.id}/note"' in composer and "Private note" in composer
+    assert f'hx-post="/c/{c.id}/reply"' in composer
+    assert f'data-note-url="/c/{c.id}/note"' in composer and "Private note" in composer
 
 
 def test_a_visitor_given_name_is_marked_unverified(staff):
