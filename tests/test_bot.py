@@ -31,6 +31,12 @@ from tests.test_telegram_standin import (
 _numbers = iter(range(200, 10_000))
 
 
+@pytest.fixture(autouse=True)
+def salon_speaks_russian(app):
+    """The bot speaks the salon's default language: Russian, as shipped (tests/conftest.py sets English)."""
+    app.config["BABEL_DEFAULT_LOCALE"] = "ru"
+
+
 def ru(text: str) -> str:
     """A bot text as the client reads it: in the salon's default language."""
     with force_locale("ru"):
