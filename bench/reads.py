@@ -20,12 +20,8 @@ import json
 import os
 import random
 import re
-import secrets
-import shlex
-import signal
 import sqlite3
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -35,10 +31,10 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dataset  # noqa: E402
+from common import cpu_seconds, login, rss_mb, start_redis, start_web, stop, web_command, web_pids  # noqa: E402
 
 ROOT = dataset.ROOT
 RESULTS_DIR = ROOT / "bench" / "results"
-DEFAULT_WEB = "gunicorn -k gthread -w 2 --threads 32 -b 127.0.0.1:$PORT 'app:app'"
 LIST_P95_MS = 40.0
 SEARCH_P95_MS = 60.0
 RSS_LIMIT_MB = 200.0
@@ -63,129 +59,6 @@ class Measurement:
     @property
     def ok(self) -> bool:
         return not self.failures and (self.target_ms is None or self.p(95) <= self.target_ms)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    from redis import Redis
-
-    client = Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            return proc, url
-        except Exception:
-            time.sleep(0.05)
-    proc.terminate()
-    raise SystemExit("redis-server did not start")
-
-
-def web_command(port: int) -> list[str]:
-    """The Procfile's web line (what `make run` serves), with $PORT filled in."""
-    line = DEFAULT_WEB
-    procfile = ROOT / "Procfile"
-    if procfile.exists():
-        for raw in procfile.read_text().splitlines():
-            if raw.startswith("web:"):
-                line = raw.split(":", 1)[1].strip()
-    argv = shlex.split(line.replace("$PORT", str(port)).replace("${PORT}", str(port)))
-    local = ROOT / ".venv" / "bin" / argv[0]
-    if local.exists():
-        argv[0] = str(local)
-    return argv
-
-
-def start_web(db_path: Path, redis_url: str, log_path: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = dict(
-        os.environ,
-        PORT=str(port),
-        DATABASE_URL=f"sqlite:///{db_path}",
-        REDIS_URL=redis_url,
-        SECRET_KEY=secrets.token_hex(16),
-        PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}",
-    )
-    log = log_path.open("w")
-    proc = subprocess.Popen(web_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gunicorn exited ({proc.returncode}); see {log_path}")
-        try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return proc, base
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"gunicorn did not answer /healthz; see {log_path}")
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-
-
-def web_pids(master: int) -> list[int]:
-    """The gunicorn master and its workers (children, from /proc)."""
-    pids = [master]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            if ppid == master:
-                pids.append(int(entry.name))
-    return pids
-
-
-def rss_mb(pid: int, key: str = "VmRSS", source: str = "status") -> float:
-    """A memory figure of a process in MB: VmRSS / VmHWM from status, Pss from smaps_rollup."""
-    try:
-        for line in Path(f"/proc/{pid}/{source}").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def login(base: str, email: str, password: str) -> requests.Session:
-    http = requests.Session()
-    page = http.get(f"{base}/login").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    if not token:
-        raise SystemExit("no CSRF token on the login form")
-    response = http.post(
-        f"{base}/login",
-        data={"email": email, "password": password, "csrf_token": token.group(1)},
-        allow_redirects=False,
-    )
-    if response.status_code != 302:
-        raise SystemExit(f"login failed: {response.status_code}")
-    return http
 
 
 # --- inputs that exist in the data ------------------------------------------------------------------
@@ -257,18 +130,6 @@ def pick_inputs(db_path: Path, n: int, seed: int) -> dict[str, list[str]]:
 
 
 # --- the run -------------------------------------------------------------------------------------
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of the processes so far (/proc/<pid>/stat)."""
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def measure(
