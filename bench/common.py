@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_WEB = "gunicorn -k gthread -w 2 --threads 32 -b 127.0.0.1:$PORT 'app:app'"
+DEFAULT_WEB = "gunicorn -k gthread -w 2 --threads 100 -b 127.0.0.1:$PORT 'app:app'"
 
 
 def free_port() -> int:
