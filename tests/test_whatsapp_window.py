@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from flask import render_template
-from flask_babel import format_time
+from flask_babel import format_datetime
 from sqlalchemy import select
 
 from extensions import db
@@ -183,7 +183,8 @@ def test_the_header_shows_when_the_window_closes(app):
     closes = windows.reply_window(conversation)
     with app.test_request_context("/"):
         html = render_template("channels/_reply_window.html", c=conversation)
-        expected = format_time(closes, "HH:mm")
+        # the day too: a window opened this morning closes tomorrow
+        expected = format_datetime(closes, "d MMM, HH:mm")
     assert 'id="reply-window"' in html
     assert 'data-state="open"' in html
     assert f"Reply window closes at {expected}" in html
