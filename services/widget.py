@@ -331,12 +331,12 @@ def _stored(contact: Contact, external_id: str) -> Message | None:
 def _receive(contact: Contact, event: InboundMessage) -> Message:
     contact_id, channel_id = contact.id, contact.channel_id
     message = receive_message(channel_id, event)
+    data = {"conversation_id": message.conversation_id, "message_id": message.id}
+    # reading the committed message began a new transaction: end it, or publish() would hold the
+    # event for a commit that never comes
+    db.session.rollback()
     # the visitor's other open tabs show it too
-    realtime.publish(
-        "message.created",
-        {"conversation_id": message.conversation_id, "message_id": message.id},
-        channel=realtime.visitor_channel(contact_id),
-    )
+    realtime.publish("message.created", data, channel=realtime.visitor_channel(contact_id))
     return message
 
 

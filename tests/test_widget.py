@@ -448,6 +448,15 @@ def test_the_visitor_stream_starts_with_resync_and_brings_a_delivered_reply(
     assert [(m["text"], m["state"]) for m in found] == [("Да, в 15:00", "delivered")]
 
 
+def test_a_visitors_own_message_reaches_their_other_open_tab(client, widget, open_stream):
+    token = start(client, widget)
+    stream = open_stream(client, widget, token)
+    stream.next()
+    sent = write(client, widget, token, "Можно на завтра?").get_json()["message"]
+    created = events_until(stream, "message.created")[-1]
+    assert json.loads(created.split("data:", 1)[1])["message_id"] == sent["id"]
+
+
 def test_staff_typing_reaches_the_visitor_with_the_first_name_only(
     client, widget, admin, login_as, open_stream
 ):
