@@ -21,7 +21,12 @@ def _safe_next(target: str | None) -> str:
         parts = urlsplit(target)
         if target.startswith("/") and not target.startswith("//") and not (parts.scheme or parts.netloc):
             return target
-    return url_for("inbox.index")
+    return home_url()
+
+
+def home_url() -> str:
+    """The logged-in user's start page: the inbox, or a page saying the chat isn't theirs."""
+    return url_for("inbox.index") if current_user.may_chat else url_for("auth.no_chat")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -41,6 +46,15 @@ def login():
             return redirect(_safe_next(request.args.get("next")))
     status = 200 if error is None else 401
     return render_template("auth/login.html", error=error, email=email), status
+
+
+@bp.get("/welcome")
+@login_required
+def no_chat():
+    """Where a role without chat access lands after logging in (instead of a 403 page)."""
+    if current_user.may_chat:
+        return redirect(url_for("inbox.index"))
+    return render_template("auth/no_chat.html")
 
 
 @bp.post("/logout")

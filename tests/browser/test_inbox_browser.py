@@ -221,6 +221,7 @@ def test_a_master_sees_no_chats_link_and_is_refused_the_inbox(page: Page, live_s
     log_in(page, MASTER)
     expect(page.locator("header.topbar")).to_be_visible()  # logged in: the top bar is there
     expect(page.get_by_test_id("nav-chats")).to_have_count(0)
+    expect(page.get_by_test_id("no-chat")).to_be_visible()  # a page saying why, not a 403
 
     response = page.goto("/")
     assert response.status == 403
