@@ -24,10 +24,7 @@ import logging
 import mimetypes
 import os
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
-from urllib.parse import unquote, urlsplit
 
-import requests
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -54,7 +51,7 @@ from channels.base import (
     WebhookReply,
     WebhookRequest,
 )
-from channels.http import http, json_or_none, retry_after_header
+from channels.http import download, filename_from_url, http, json_or_none, retry_after_header
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +66,6 @@ PICTURE_TYPES = ("image/jpeg", "image/png", "image/gif")
 PICTURE_MAX = 1024 * 1024
 FILE_MAX = 50 * 1024 * 1024
 FILE_NAME_MAX = 256
-MEDIA_FETCH_MAX = 60 * 1024 * 1024
 
 # send_message statuses (Viber's error codes)
 RECEIVER_NOT_REGISTERED = 5
@@ -86,11 +82,6 @@ def _sent_at(data: dict) -> datetime | None:
     if isinstance(stamp, int | float) and stamp > 0:
         return datetime.fromtimestamp(stamp / 1000, UTC)
     return None
-
-
-def _filename_from_url(url: str, fallback: str) -> str:
-    name = unquote(PurePosixPath(urlsplit(url).path).name)
-    return name or fallback
 
 
 def _guess_type(filename: str, fallback: str) -> str:
@@ -306,23 +297,23 @@ class ViberAdapter(Adapter):
         # callbacks name it file_size (send_message calls it size)
         size = next((v for v in (body.get("file_size"), body.get("size")) if isinstance(v, int)), 0)
         if kind == "picture":
-            name = body.get("file_name") or _filename_from_url(media, "photo.jpg")
+            name = body.get("file_name") or filename_from_url(media, "photo.jpg")
             attachment = InboundAttachment(name, _guess_type(name, "image/jpeg"), size, url=media)
             return "image", text, (attachment,) if media else (), {}
         if kind == "video":
-            name = body.get("file_name") or _filename_from_url(media, "video.mp4")
+            name = body.get("file_name") or filename_from_url(media, "video.mp4")
             attachment = InboundAttachment(name, _guess_type(name, "video/mp4"), size, url=media)
             context = {"duration": body["duration"]} if body.get("duration") else {}
             return "video", text, (attachment,) if media else (), context
         if kind == "file":
-            name = body.get("file_name") or _filename_from_url(media, "file")
+            name = body.get("file_name") or filename_from_url(media, "file")
             attachment = InboundAttachment(
                 name, _guess_type(name, "application/octet-stream"), size, url=media
             )
             return "file", text, (attachment,) if media else (), {}
         if kind == "sticker":
             context = {"sticker_id": body.get("sticker_id")}
-            attachment = InboundAttachment(_filename_from_url(media, "sticker.png"), "image/png", url=media)
+            attachment = InboundAttachment(filename_from_url(media, "sticker.png"), "image/png", url=media)
             return "sticker", text, (attachment,) if media else (), context
         if kind == "location":
             location = body.get("location") if isinstance(body.get("location"), dict) else {}
@@ -431,25 +422,7 @@ class ViberAdapter(Adapter):
 
     def fetch_media(self, channel: ChannelRef, url: str) -> FetchedMedia:
         """The media link from the callback, a plain GET (Viber's links expire after a while)."""
-        response = http("GET", url, stream=True)
-        with response:
-            if response.status_code == 429 or response.status_code >= 500:
-                raise TemporaryError(
-                    _("Viber is not available (HTTP %(code)s).", code=response.status_code),
-                    retry_after_header(response),
-                )
-            if response.status_code != 200:
-                raise PermanentError(_("The file is no longer available on Viber."))
-            content = bytearray()
-            try:
-                for chunk in response.iter_content(64 * 1024):
-                    content += chunk
-                    if len(content) > MEDIA_FETCH_MAX:
-                        raise PermanentError(_("The file is too large to keep."))
-            except requests.RequestException as exc:
-                raise TemporaryError(f"Network error: {exc.__class__.__name__}") from exc
-        content_type = (response.headers.get("Content-Type") or "application/octet-stream").split(";")[0]
-        return FetchedMedia(bytes(content), content_type.strip(), _filename_from_url(url, ""))
+        return download(url, "Viber")
 
 
 adapter = ViberAdapter()

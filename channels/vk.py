@@ -22,10 +22,8 @@ import mimetypes
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlsplit
+from pathlib import Path
 
-import requests
 from flask_babel import gettext as _
 
 from channels.base import (
@@ -50,7 +48,7 @@ from channels.base import (
     WebhookReply,
     WebhookRequest,
 )
-from channels.http import http, json_or_none, retry_after_header
+from channels.http import download, filename_from_url, http, json_or_none, retry_after_header
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +69,6 @@ TEMPORARY_CODES = {UNKNOWN_ERROR: 5, TOO_MANY_REQUESTS: 1, FLOOD_CONTROL: 60, IN
 
 PHOTO_TYPES = ("image/jpeg", "image/png", "image/gif")
 BUTTON_LABEL_MAX = 40
-MEDIA_FETCH_MAX = 60 * 1024 * 1024
 # the sender's name: looked up once per user (VK's message carries only the id)
 NAME_LOOKUP_TIMEOUT = (2, 3)
 NAME_CACHE_SECONDS = 3600
@@ -105,10 +102,6 @@ def _largest(sizes) -> dict:
     if not sized:
         return {}
     return max(sized, key=lambda s: (s.get("width") or 0) * (s.get("height") or 0))
-
-
-def _filename_from_url(url: str, fallback: str) -> str:
-    return unquote(PurePosixPath(urlsplit(url).path).name) or fallback
 
 
 class VkError(PermanentError):
@@ -410,7 +403,7 @@ class VkAdapter(Adapter):
                     files.append(InboundAttachment(name, "image/png", url=best["url"]))
                 kinds.append("sticker")
             elif kind == "graffiti" and body.get("url"):
-                name = _filename_from_url(body["url"], "graffiti.png")
+                name = filename_from_url(body["url"], "graffiti.png")
                 files.append(InboundAttachment(name, "image/png", url=body["url"]))
                 kinds.append("image")
             elif kind == "link" and body.get("url"):
@@ -590,25 +583,7 @@ class VkAdapter(Adapter):
 
     def fetch_media(self, channel: ChannelRef, url: str) -> FetchedMedia:
         """A file the client sent: VK's links (photo sizes, doc url, link_ogg) are plain GETs."""
-        response = http("GET", url, stream=True)
-        with response:
-            if response.status_code == 429 or response.status_code >= 500:
-                raise TemporaryError(
-                    _("VK is not available (HTTP %(code)s).", code=response.status_code),
-                    retry_after_header(response),
-                )
-            if response.status_code != 200:
-                raise PermanentError(_("The file is no longer available on VK."))
-            content = bytearray()
-            try:
-                for chunk in response.iter_content(64 * 1024):
-                    content += chunk
-                    if len(content) > MEDIA_FETCH_MAX:
-                        raise PermanentError(_("The file is too large to keep."))
-            except requests.RequestException as exc:
-                raise TemporaryError(f"Network error: {exc.__class__.__name__}") from exc
-        content_type = (response.headers.get("Content-Type") or "application/octet-stream").split(";")[0]
-        return FetchedMedia(bytes(content), content_type.strip(), _filename_from_url(url, ""))
+        return download(url, "VK")
 
 
 adapter = VkAdapter()
