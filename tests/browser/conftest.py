@@ -33,6 +33,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from extensions import db
+from tests.test_telegram_standin import TelegramStandIn
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 DEMO_PASSWORD = "okno-demo"
@@ -217,6 +218,8 @@ def worker(live_server, tmp_path):
         "DATABASE_URL": live_server.app.config["SQLALCHEMY_DATABASE_URI"],
         "REDIS_URL": live_server.app.config["REDIS_URL"],
         "UPLOAD_DIR": str(live_server.app.config["UPLOAD_DIR"]),
+        # a platform stand-in the test set up before the worker (e.g. telegram_api) is where it sends
+        **{k: v for k, v in live_server.app.config.items() if k.endswith("_API_URL")},
     }
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -236,6 +239,20 @@ def worker(live_server, tmp_path):
             proc.kill()
             proc.wait(5)
     assert died is None, f"the worker died (exit {died}):\n{log_path.read_text()[-3000:]}"
+
+
+@pytest.fixture
+def telegram_api(live_server, httpserver):
+    """The Telegram Bot API stand-in (tests/test_telegram_standin.py) for the live server.
+
+    The worker takes TELEGRAM_API_URL from the app's config when it starts: a test that sends
+    through it must have this fixture set up first (request it, or make `worker` depend on it).
+    """
+    stand_in = TelegramStandIn(httpserver.url_for("/").rstrip("/"))
+    httpserver.expect_request(re.compile(r"^/bot[^/]+/\w+$")).respond_with_handler(stand_in.handle_method)
+    httpserver.expect_request(re.compile(r"^/file/bot[^/]+/.+$")).respond_with_handler(stand_in.handle_file)
+    live_server.app.config["TELEGRAM_API_URL"] = stand_in.url
+    return stand_in
 
 
 # --- staff in the browser -------------------------------------------------------------
