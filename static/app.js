@@ -164,8 +164,14 @@
 
   var afterSwap = { scroll: false, typingDone: [], cardScroll: null };
 
-  function cardBusy(card) {
-    return card.contains(document.activeElement) || card.getAttribute("data-dirty") === "1";
+  /* A region is left as it is while someone works in it: typing, a menu open, or a request of
+     its own in flight (its answer is swapped relative to the element that sent it). */
+  function regionBusy(region) {
+    return (
+      region.contains(document.activeElement) ||
+      !!region.querySelector("details[open], .htmx-request") ||
+      region.getAttribute("data-dirty") === "1"
+    );
   }
 
   /* A tail (GET /c/<id>/tail, the composer's answer, a retry) is for the dialog open now only;
@@ -209,15 +215,19 @@
         }
       } else if (part.id === "composer") {
         var composer = byId("composer");
-        if (composer && composer.getAttribute("data-composer-state") === part.getAttribute("data-composer-state")) {
+        if (
+          composer &&
+          (composer.getAttribute("data-composer-state") === part.getAttribute("data-composer-state") ||
+            composer.querySelector(".htmx-request"))
+        ) {
           part.remove();
         }
       } else if (part.id === "dialog-head") {
         var head = byId("dialog-head");
-        if (head && (head.querySelector("details[open]") || head.contains(document.activeElement))) part.remove();
+        if (head && regionBusy(head)) part.remove();
       } else if (part.id === "card") {
         var card = byId("card");
-        if (card && cardBusy(card)) part.remove();
+        if (card && regionBusy(card)) part.remove();
         else if (card) afterSwap.cardScroll = card.scrollTop;
       }
     });
@@ -804,21 +814,16 @@
       return;
     }
     htmx.ajax("GET", form.getAttribute("data-picker-url"), { target: pop, swap: "innerHTML" }).then(function () {
+      htmx.process(pop); /* now, not at settle: the search must listen from the first key */
       var search = byId("quick-replies-search");
       if (search) search.focus();
     });
   }
 
   /* A quick reply was chosen: its filled text goes into the box for editing, never sent. */
-  function useQuickReply(detail) {
+  function useQuickReply(filled) {
     var form = composerForm();
-    if (!form || !detail.successful) return;
-    var filled;
-    try {
-      filled = JSON.parse(detail.xhr.response);
-    } catch (e) {
-      return;
-    }
+    if (!form) return;
     var text = form.querySelector("textarea[name=text]");
     if (noteMode(form)) setNoteMode(form, false);
     if (!text.value.trim()) text.value = "";
@@ -827,6 +832,24 @@
     flagMissing(form, filled.missing || []);
     closePops();
     text.focus();
+  }
+
+  /* The picker's buttons carry hx-get (GET the filled text as JSON); fetched here rather than by
+     htmx, so a choice made while the search is still refreshing the list is not lost with the
+     button it was made on. */
+  function onQuickReplyClick(event) {
+    var button = event.target.closest && event.target.closest("[data-quick-reply]");
+    if (!button || !composerForm()) return;
+    event.preventDefault();
+    event.stopPropagation();
+    fetch(button.getAttribute("hx-get"), { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      })
+      .then(useQuickReply, function () {
+        /* a template deleted meanwhile: the picker stays open to choose another */
+      });
   }
 
   function moveInPicker(event) {
@@ -1135,8 +1158,6 @@
     if (elt.id === "composer-form" && event.detail.successful) {
       resetComposer(elt);
       finishSwap();
-    } else if (elt.hasAttribute && elt.hasAttribute("data-quick-reply")) {
-      useQuickReply(event.detail);
     } else if (event.detail.successful) {
       finishSwap();
     }
@@ -1145,6 +1166,7 @@
   function onNewContent(elt) {
     if (elt.id === "dialog" || elt === document.body) {
       navTarget = null;
+      lastTypingSent = 0;
       forgetTypers();
       restoreDraft();
       scrollDialogToBottom();
@@ -1187,6 +1209,7 @@
       }
     }, true);
 
+    document.addEventListener("click", onQuickReplyClick, true);
     document.addEventListener("click", onClick);
     document.addEventListener("keydown", onKeydown);
     document.addEventListener("input", onInput);
