@@ -28,8 +28,7 @@ from jobs import channel_job_id, enqueue_channel_job, job_is_live
 from models import Channel, Message
 from models.base import utcnow
 from services import channels, inbound
-from services.errors import ActionError
-from services.settings import FieldError
+from services.errors import ActionError, FieldError
 
 log = logging.getLogger(__name__)
 

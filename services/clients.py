@@ -21,18 +21,11 @@ from models import (
     Visit,
 )
 from models.base import utcnow
-from services.db import begin_write
+from services.db import begin_write, get_or_404
 from services.errors import ActionError
 from services.events import record_event
 from services.realtime import conversation_changed
 from services.text import format_phone, normalize_phone, normalize_text
-
-
-def _get(model, ident):
-    obj = db.session.get(model, ident)
-    if obj is None:
-        raise NotFound()
-    return obj
 
 
 def _conversations_of(client_id: int) -> list[Conversation]:
@@ -55,7 +48,7 @@ def _rows_changed(client_id: int | None = None, contact_id: int | None = None) -
 
 def _record_on(conversation_id: int | None, actor: User, event: str, **data) -> None:
     if conversation_id is not None:
-        record_event(_get(Conversation, conversation_id), actor, event, **data)
+        record_event(get_or_404(Conversation, conversation_id), actor, event, **data)
 
 
 def add_phone(client: Client, raw: str) -> ClientPhone:
@@ -82,7 +75,7 @@ def set_client_category(
     if category not in CATEGORIES:
         raise ActionError(_("Unknown category."))
     begin_write()
-    client = _get(Client, client_id)
+    client = get_or_404(Client, client_id)
     if client.category == category:
         db.session.rollback()
         return
@@ -97,9 +90,9 @@ def set_visit_status(visit_id: int, status: str, actor: User, conversation_id: i
     if status not in VISIT_STATUSES:
         raise ActionError(_("Unknown visit status."))
     begin_write()
-    visit = _get(Visit, visit_id)
+    visit = get_or_404(Visit, visit_id)
     if conversation_id is not None:
-        conversation = _get(Conversation, conversation_id)
+        conversation = get_or_404(Conversation, conversation_id)
         if conversation.contact.client_id != visit.client_id:
             raise NotFound()  # another client's visit: not reachable from this dialog
     if visit.status == status:
@@ -130,7 +123,7 @@ def update_client_details(
 ) -> None:
     """Save the notes and the owner-defined fields of a client card."""
     begin_write()
-    client = _get(Client, client_id)
+    client = get_or_404(Client, client_id)
     changed: list[str] = []
     if notes is not None and notes.strip() != client.notes:
         client.notes = notes.strip()
@@ -178,7 +171,7 @@ def update_client_details(
 def create_client_from_contact(contact_id: int, actor: User, conversation_id: int | None = None) -> Client:
     """A new CRM card for an unknown writer, named after the writer, else the phone."""
     begin_write()
-    contact = _get(Contact, contact_id)
+    contact = get_or_404(Contact, contact_id)
     if contact.client_id is not None:
         raise ActionError(_("This contact is already linked to a client."))
     name = contact.display_name.strip()
@@ -202,8 +195,8 @@ def create_client_from_contact(contact_id: int, actor: User, conversation_id: in
 
 def attach_contact(contact_id: int, client_id: int, actor: User, conversation_id: int | None = None) -> None:
     begin_write()
-    contact = _get(Contact, contact_id)
-    client = _get(Client, client_id)
+    contact = get_or_404(Contact, contact_id)
+    client = get_or_404(Client, client_id)
     if contact.client_id == client.id:
         db.session.rollback()
         return
@@ -216,11 +209,11 @@ def attach_contact(contact_id: int, client_id: int, actor: User, conversation_id
 def unlink_contact(contact_id: int, actor: User, conversation_id: int | None = None) -> None:
     """Undo a wrong link; the client card and the messages stay as they are."""
     begin_write()
-    contact = _get(Contact, contact_id)
+    contact = get_or_404(Contact, contact_id)
     if contact.client_id is None:
         db.session.rollback()
         return
-    client = _get(Client, contact.client_id)
+    client = get_or_404(Client, contact.client_id)
     contact.client_id = None
     _record_on(conversation_id, actor, "contact_unlinked", client=client.name)
     _rows_changed(contact_id=contact.id)

@@ -1,9 +1,13 @@
 """Transaction helpers shared by every write path."""
 
+from functools import wraps
+
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
+from werkzeug.exceptions import NotFound
 
 from extensions import db
+from services.errors import ActionError
 
 
 def begin_write() -> None:
@@ -28,3 +32,25 @@ def begin_write() -> None:
 def _clear_immediate(session, transaction):
     if transaction.parent is None:
         session.info.pop("immediate", None)
+
+
+def refusals_roll_back(func):
+    """A refused write leaves nothing half-done behind (and releases SQLite's write lock)."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (ActionError, NotFound):
+            db.session.rollback()
+            raise
+
+    return wrapper
+
+
+def get_or_404(model, ident):
+    """The row with this primary key, or NotFound (a 404 for the view)."""
+    obj = db.session.get(model, ident)
+    if obj is None:
+        raise NotFound()
+    return obj

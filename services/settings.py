@@ -9,7 +9,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache, wraps
+from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
 from flask import g
@@ -33,8 +33,8 @@ from models import (
     session_tags,
 )
 from models.base import utcnow
-from services.db import begin_write
-from services.errors import ActionError
+from services.db import begin_write, get_or_404, refusals_roll_back
+from services.errors import ActionError, FieldError
 from services.salon import get_salon
 from services.text import normalize_text
 from services.widget import WidgetSettings, normalize_origin
@@ -75,35 +75,6 @@ KIND_LABELS = {
     "date": _l("Date"),
     "select": _l("List of options"),
 }
-
-
-class FieldError(ActionError):
-    """An ActionError about one input of a form: `field` is the input's name."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-
-
-def _refusals_roll_back(func):
-    """A refused write leaves nothing half-done behind (and releases SQLite's write lock)."""
-
-    @wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except (ActionError, NotFound):
-            db.session.rollback()
-            raise
-
-    return wrapper
-
-
-def _get(model, ident):
-    obj = db.session.get(model, ident)
-    if obj is None:
-        raise NotFound()
-    return obj
 
 
 # ---- reads for the settings pages ------------------------------------------------------------
@@ -212,7 +183,7 @@ def staff_accounts() -> list[User]:
 # ---- chat access -------------------------------------------------------------------------------
 
 
-@_refusals_roll_back
+@refusals_roll_back
 def set_chat_roles(roles: list[str] | set[str]) -> None:
     """Allow exactly these roles to use the chat (the owner always may)."""
     unknown = set(roles) - set(ROLES)
@@ -233,7 +204,7 @@ def set_chat_roles(roles: list[str] | set[str]) -> None:
 # ---- the salon -------------------------------------------------------------------------------
 
 
-@_refusals_roll_back
+@refusals_roll_back
 def save_salon(name: str, timezone: str) -> Salon:
     """The salon's name and time zone; the row is created on the first save."""
     name = (name or "").strip()
@@ -283,7 +254,7 @@ def _check_field_name(name: str, field_id: int | None = None) -> str:
     return name
 
 
-@_refusals_roll_back
+@refusals_roll_back
 def add_custom_field(name: str, kind: str, options: str = "") -> CustomField:
     """A new client field shown on every client card."""
     if kind not in FIELD_KINDS:
@@ -298,22 +269,22 @@ def add_custom_field(name: str, kind: str, options: str = "") -> CustomField:
     return field
 
 
-@_refusals_roll_back
+@refusals_roll_back
 def update_custom_field(field_id: int, name: str, options: str | None = None) -> None:
     """Rename a field, or change a list's options; values already saved stay as they are."""
     begin_write()
-    field = _get(CustomField, field_id)
+    field = get_or_404(CustomField, field_id)
     field.name = _check_field_name(name, field.id)
     if field.kind == "select" and options is not None:
         field.options = _clean_options("select", options)
     db.session.commit()
 
 
-@_refusals_roll_back
+@refusals_roll_back
 def set_custom_field_active(field_id: int, active: bool) -> None:
     """Hide a field from client cards (its values are kept), or show it again."""
     begin_write()
-    field = _get(CustomField, field_id)
+    field = get_or_404(CustomField, field_id)
     field.active = active
     db.session.commit()
 
@@ -336,7 +307,7 @@ def _check_tag(name: str, color: str, tag_id: int | None = None) -> tuple[str, s
     return name, color.lower()
 
 
-@_refusals_roll_back
+@refusals_roll_back
 def add_tag(name: str, color: str) -> Tag:
     begin_write()
     name, color = _check_tag(name, color)
@@ -346,20 +317,20 @@ def add_tag(name: str, color: str) -> Tag:
     return tag
 
 
-@_refusals_roll_back
+@refusals_roll_back
 def update_tag(tag_id: int, name: str, color: str) -> None:
     """Rename or recolour a tag everywhere it is used (events keep the name they had)."""
     begin_write()
-    tag = _get(Tag, tag_id)
+    tag = get_or_404(Tag, tag_id)
     tag.name, tag.color = _check_tag(name, color, tag.id)
     db.session.commit()
 
 
-@_refusals_roll_back
+@refusals_roll_back
 def delete_tag(tag_id: int) -> None:
     """Remove a tag that no dialog or session carries; one in use stays (rename it instead)."""
     begin_write()
-    tag = _get(Tag, tag_id)
+    tag = get_or_404(Tag, tag_id)
     used = db.session.scalar(
         select(func.count()).select_from(conversation_tags).where(conversation_tags.c.tag_id == tag.id)
     ) + db.session.scalar(
@@ -380,7 +351,7 @@ def _active_owners() -> int:
     )
 
 
-@_refusals_roll_back
+@refusals_roll_back
 def add_staff(name: str, email: str, role: str, password: str) -> User:
     """A new staff account that can log in at once."""
     name = (name or "").strip()
@@ -405,12 +376,12 @@ def add_staff(name: str, email: str, role: str, password: str) -> User:
     return user
 
 
-@_refusals_roll_back
+@refusals_roll_back
 def set_staff_role(user_id: int, role: str, actor: User) -> None:
     if role not in ROLES:
         raise FieldError("role", _("Unknown role."))
     begin_write()
-    user = _get(User, user_id)
+    user = get_or_404(User, user_id)
     if user.role == role:
         db.session.rollback()
         return
@@ -422,11 +393,11 @@ def set_staff_role(user_id: int, role: str, actor: User) -> None:
     db.session.commit()
 
 
-@_refusals_roll_back
+@refusals_roll_back
 def set_staff_active(user_id: int, active: bool, actor: User) -> None:
     """Deactivate an account (it can't log in; its history stays) or reactivate it."""
     begin_write()
-    user = _get(User, user_id)
+    user = get_or_404(User, user_id)
     if user.active == active:
         db.session.rollback()
         return
@@ -472,7 +443,7 @@ def _clean_origins(text: str) -> list[str]:
     return origins
 
 
-@_refusals_roll_back
+@refusals_roll_back
 def add_widget_channel(name: str) -> Channel:
     """A new website widget with default settings; its code is then pasted into the site."""
     name = _check_widget_name(name)
@@ -485,7 +456,7 @@ def add_widget_channel(name: str) -> Channel:
     return channel
 
 
-@_refusals_roll_back
+@refusals_roll_back
 def save_widget_settings(
     channel_id: int,
     name: str,
@@ -506,7 +477,7 @@ def save_widget_settings(
         raise FieldError("greeting", _("At most %(n)d characters.", n=MAX_GREETING))
     allowed = _clean_origins(origins)
     begin_write()
-    channel = _get(Channel, channel_id)
+    channel = get_or_404(Channel, channel_id)
     if channel.kind != "widget":
         raise NotFound()
     channel.name = name

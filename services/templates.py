@@ -8,7 +8,6 @@ history (no message or event refers to one), so deleting one is allowed.
 
 import re
 from dataclasses import dataclass, field
-from functools import wraps
 
 from flask_babel import format_date, format_time, to_user_timezone
 from flask_babel import gettext as _
@@ -19,11 +18,10 @@ from werkzeug.exceptions import NotFound
 from extensions import db
 from models import Client, Template, User, Visit
 from models.base import utcnow
-from services.db import begin_write
-from services.errors import ActionError
+from services.db import begin_write, refusals_roll_back
+from services.errors import FieldError
 from services.inbox import conversation_link, next_visit
 from services.salon import get_salon
-from services.settings import FieldError
 from services.text import normalize_text
 
 TITLE_MAX = 120
@@ -162,20 +160,6 @@ def fill_template(template_id: int, conversation_id: int, staff: User) -> Filled
 # ---- writes ----------------------------------------------------------------------------------------
 
 
-def _refusals_roll_back(func):
-    """A refused write leaves nothing half-done behind (and releases SQLite's write lock)."""
-
-    @wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except (ActionError, NotFound):
-            db.session.rollback()
-            raise
-
-    return wrapper
-
-
 def _check(title: str, text: str, template_id: int | None = None) -> tuple[str, str]:
     title = (title or "").strip()
     text = (text or "").replace("\r\n", "\n").strip()
@@ -199,7 +183,7 @@ def _check(title: str, text: str, template_id: int | None = None) -> tuple[str, 
     return title, text
 
 
-@_refusals_roll_back
+@refusals_roll_back
 def add_template(title: str, text: str) -> Template:
     """A new quick reply, offered in every dialog's picker at once."""
     begin_write()
@@ -210,7 +194,7 @@ def add_template(title: str, text: str) -> Template:
     return template
 
 
-@_refusals_roll_back
+@refusals_roll_back
 def update_template(template_id: int, title: str, text: str) -> Template:
     """Change a template's title or text; replies already sent with it stay as they were."""
     begin_write()
@@ -220,7 +204,7 @@ def update_template(template_id: int, title: str, text: str) -> Template:
     return template
 
 
-@_refusals_roll_back
+@refusals_roll_back
 def delete_template(template_id: int) -> str:
     """Remove a template (no message refers to one); returns its title for the notice."""
     begin_write()
