@@ -87,10 +87,19 @@ def conversation_changed(conversation_id: int, counts: bool = False) -> None:
 
 
 def _send_all(items: list[tuple[str, str, dict]]) -> None:
+    """One Redis message per channel for all the events of one commit.
+
+    A reply or a client message names three changes (the message, the row, the counts);
+    sent as one batch, each open stream wakes once and writes them in one chunk, which
+    is what keeps the cost per message flat as streams are added.
+    """
+    batches: dict[str, list[dict]] = {}
+    for channel, event_type, data in items:
+        batches.setdefault(channel, []).append(SSEMessage(data, type=event_type).to_dict())
     try:
         pipe = get_redis().pipeline(transaction=False)
-        for channel, event_type, data in items:
-            pipe.publish(_redis_key(channel), _encode(event_type, data))
+        for channel, events in batches.items():
+            pipe.publish(_redis_key(channel), json.dumps(events if len(events) > 1 else events[0]))
         pipe.execute()
     except RedisError as exc:
         log.warning("realtime: %d event(s) not published, Redis unavailable: %s", len(items), exc)
@@ -163,7 +172,10 @@ def event_stream(redis: Redis, channels: list[str], heartbeat: float) -> Iterato
                 return
             if raw is None or raw.get("type") != "message":
                 continue
-            yield str(SSEMessage(**json.loads(raw["data"])))
+            payload = json.loads(raw["data"])
+            # one event, or the batch of one commit (see _send_all)
+            batch = payload if isinstance(payload, list) else [payload]
+            yield "".join(str(SSEMessage(**item)) for item in batch)
             last_write = time.monotonic()
     finally:
         try:
