@@ -1,12 +1,14 @@
 """Okno: the chat inbox of a beauty-salon CRM. `app` is what gunicorn serves."""
 
+import sys
+
 from flask import Flask, has_request_context, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import event
 
 from config import INSTANCE_DIR, Config
-from extensions import babel, csrf, db, login_manager, migrate
+from extensions import babel, csrf, db, init_migrations, login_manager
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -19,7 +21,8 @@ def create_app(config: dict | None = None) -> Flask:
     import models  # noqa: F401  (registers every table on the metadata)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(app.root_path + "/migrations"))
+    if "gunicorn" not in sys.modules:  # served by gunicorn: migrations run from the CLI only
+        init_migrations(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

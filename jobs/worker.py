@@ -1,4 +1,5 @@
-"""The worker process: reconcile once, then run RQ jobs (with the scheduler) and reconcile every minute."""
+"""The worker process: reconcile once, then run RQ jobs (with the scheduler), reconcile every
+minute and long-poll Telegram bots that have no webhook."""
 
 import logging
 import threading
@@ -11,6 +12,7 @@ from rq import Queue, SimpleWorker
 
 from jobs import QUEUE, set_app
 from jobs.reconcile import reconcile, reconcile_channels
+from jobs.telegram_poll import run_poller
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,9 @@ def run_worker(app: Flask, burst: bool = False, reconcile_every: float = RECONCI
     stop = threading.Event()
     if not burst:
         threading.Thread(target=_reconcile_loop, args=(stop, reconcile_every), daemon=True).start()
+        # Telegram bots without a webhook are long-polled from here: a process of their own
+        # would cost as much memory as this one (`flask telegram-poll` remains for that)
+        threading.Thread(target=run_poller, args=(app,), kwargs={"stop": stop}, daemon=True).start()
     try:
         while True:
             # a connection of its own: RQ raises its socket timeout above the blocking dequeue's
