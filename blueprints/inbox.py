@@ -126,22 +126,26 @@ EMOJI = (
 ).split()
 
 
-@bp.app_context_processor
-def labels():
-    return {
-        "state_tabs": STATE_TABS,
-        "scope_labels": SCOPE_LABELS,
-        "conversation_states": CONVERSATION_STATES,
-        "category_labels": CATEGORY_LABELS,
-        "category_filters": CATEGORY_FILTERS,
-        "visit_labels": VISIT_LABELS,
-        "delivery": DELIVERY,
-        "channel_badges": CHANNEL_BADGES,
-        "kind_labels": KIND_LABELS,
-        "emoji": EMOJI,
-        "upload_accept": accept_attribute,
-        "upload_limit": lambda: format_size(max_upload_bytes()),
-    }
+@bp.record_once
+def labels(state):
+    """The inbox's constant labels as Jinja globals (not a context processor), so templates can
+    import inbox/_macros.html without context: Jinja then builds that module once, not per row."""
+    state.app.jinja_env.globals.update(
+        {
+            "state_tabs": STATE_TABS,
+            "scope_labels": SCOPE_LABELS,
+            "conversation_states": CONVERSATION_STATES,
+            "category_labels": CATEGORY_LABELS,
+            "category_filters": CATEGORY_FILTERS,
+            "visit_labels": VISIT_LABELS,
+            "delivery": DELIVERY,
+            "channel_badges": CHANNEL_BADGES,
+            "kind_labels": KIND_LABELS,
+            "emoji": EMOJI,
+            "upload_accept": accept_attribute,
+            "upload_limit": lambda: format_size(max_upload_bytes()),
+        }
+    )
 
 
 @bp.app_template_global("quotes_ok")
