@@ -46,7 +46,6 @@ static/vendor/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	@mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
-	cp node_modules/htmx-ext-sse/dist/sse.min.js static/vendor/sse.js
 	@touch $@
 
 translations: venv
