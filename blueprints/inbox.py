@@ -24,7 +24,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_from_directory,
     url_for,
 )
 from flask_babel import gettext as _
@@ -36,6 +35,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RoutingException
 
 from blueprints.access import may_chat
+from blueprints.files import send_attachment
 from channels import get_adapter
 from channels.base import PermanentError
 from extensions import db
@@ -115,7 +115,6 @@ KIND_LABELS = {
 SNOOZE_PRESETS = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "1w": timedelta(weeks=1)}
 SNOOZE_LIMIT = timedelta(days=366)
 # raster images are shown inline; anything else (SVG, HTML, PDF...) is downloaded
-INLINE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 # room for the form fields and multipart headers around the composer's files
 MULTIPART_OVERHEAD = 64 * 1024
@@ -330,20 +329,7 @@ def client_search(conversation_id: int):
 @may_chat
 def attachment(attachment_id: int):
     """A message's file, to staff only; anything but a raster image is a download."""
-    stored = inbox.get_attachment(attachment_id)
-    inline = stored.content_type in INLINE_TYPES
-    response = send_from_directory(
-        current_app.config["UPLOAD_DIR"],
-        stored.storage_path,
-        mimetype=stored.content_type if inline else "application/octet-stream",
-        as_attachment=not inline,
-        download_name=stored.filename,
-        max_age=86400,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.cache_control.private = True
-    return response
+    return send_attachment(inbox.get_attachment(attachment_id))
 
 
 # --- actions: each answers with the regions it changed ------------------------------

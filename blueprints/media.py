@@ -5,9 +5,10 @@ so the link reaches exactly the file it was made for and nothing else: no listin
 guessing, no staff login. Adapters make the links with `media_url` while sending.
 """
 
-from flask import Blueprint, abort, current_app, send_from_directory
+from flask import Blueprint, abort, current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from blueprints.files import send_attachment
 from services import inbox
 
 bp = Blueprint("media", __name__)
@@ -37,14 +38,4 @@ def media(token: str):
         abort(404)
     if not isinstance(attachment_id, int):
         abort(404)
-    stored = inbox.get_attachment(attachment_id)
-    response = send_from_directory(
-        current_app.config["UPLOAD_DIR"],
-        stored.storage_path,
-        mimetype=stored.content_type,
-        download_name=stored.filename,
-        max_age=3600,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return send_attachment(inbox.get_attachment(attachment_id), private=False, max_age=3600)

@@ -19,13 +19,13 @@ from flask import (
     jsonify,
     render_template,
     request,
-    send_from_directory,
     url_for,
 )
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest, Forbidden, HTTPException
 
+from blueprints.files import INLINE_TYPES, send_attachment
 from extensions import csrf, db
 from models import Channel, Message
 from services import widget
@@ -37,7 +37,6 @@ csrf.exempt(bp)
 
 SCRIPT = Path(__file__).resolve().parent.parent / "static" / "widget.js"
 BOOT_MARK = "{/*OKNO_BOOT*/}"
-INLINE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 # room for the multipart envelope and a caption around the file itself
 MULTIPART_OVERHEAD = 64 * 1024
 # a JSON or form post (a message, a name) is small; only the upload endpoint takes more
@@ -274,21 +273,7 @@ def post_attachment(uid: str):
 @bp.get("/<uid>/attachments/<int:attachment_id>")
 def attachment(uid: str, attachment_id: int):
     """A file of the visitor's own conversation; anything but a raster image is a download."""
-    stored = widget.visitor_attachment(_visitor().contact, attachment_id)
-    inline = stored.content_type in INLINE_TYPES
-    response = send_from_directory(
-        current_app.config["UPLOAD_DIR"],
-        stored.storage_path,
-        mimetype=stored.content_type if inline else "application/octet-stream",
-        as_attachment=not inline,
-        download_name=stored.filename,
-        max_age=86400,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.cache_control.private = True
-    response.cache_control.public = False
-    return response
+    return send_attachment(widget.visitor_attachment(_visitor().contact, attachment_id))
 
 
 @bp.post("/<uid>/read")
