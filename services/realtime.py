@@ -12,13 +12,17 @@ status), `typing` {conversation_id, user_id, name}, `counts` {} (the header badg
 
 import json
 import logging
+import os
+import threading
 import time
 from collections.abc import Iterator
+from queue import Empty, SimpleQueue
 
 from flask import current_app
 from flask_sse import Message as SSEMessage
 from redis import Redis
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 from werkzeug.exceptions import NotFound
@@ -141,22 +145,140 @@ def announce_typing(conversation_id: int, user: User) -> None:
         log.info("realtime: typing not announced, Redis unavailable: %s", exc)
 
 
+class _Hub:
+    """One Redis subscription per process, shared by every stream the process serves.
+
+    A subscription of its own per stream made every open tab read, parse and format each
+    event for itself (20 staff tabs: 20 times per message). The hub reads an event once,
+    formats its SSE text once and hands that text to the streams listening on its channel;
+    each stream thread only wakes and writes. It subscribes to every realtime channel (a
+    pattern), so a stream joining never waits for a subscription of its own. When Redis
+    fails the hub ends every stream (the browsers come back and resync) and the next stream
+    to open starts it again.
+    """
+
+    # events waiting for one stream whose browser stopped reading: past this, that stream is ended
+    MAX_BACKLOG = 1000
+    POLL = 1.0  # seconds between checks of a quiet subscription
+
+    def __init__(self, redis: Redis):
+        self.redis = redis
+        self.pid = os.getpid()
+        self._lock = threading.Lock()
+        self._listeners: dict[bytes, set[SimpleQueue]] = {}
+        self._thread: threading.Thread | None = None
+
+    def join(self, channels: list[str]) -> SimpleQueue:
+        """A queue that receives the SSE text of every event on `channels`; raises RedisError."""
+        queue: SimpleQueue = SimpleQueue()
+        with self._lock:
+            if self._thread is None:
+                self._start()
+            for channel in channels:
+                self._listeners.setdefault(_redis_key(channel).encode(), set()).add(queue)
+        return queue
+
+    def leave(self, channels: list[str], queue: SimpleQueue) -> None:
+        with self._lock:
+            for channel in channels:
+                key = _redis_key(channel).encode()
+                listeners = self._listeners.get(key)
+                if listeners is not None:
+                    listeners.discard(queue)
+                    if not listeners:
+                        del self._listeners[key]
+
+    def _start(self) -> None:
+        pubsub = self.redis.pubsub()
+        try:
+            pubsub.psubscribe(_redis_key("*"))
+            # the subscription is in force once Redis confirms it: only then may a stream say resync
+            deadline = time.monotonic() + 5
+            while True:
+                raw = pubsub.get_message(timeout=max(deadline - time.monotonic(), 0))
+                if raw is not None and raw["type"] == "psubscribe":
+                    break
+                if time.monotonic() >= deadline:
+                    raise RedisTimeoutError("no confirmation of the subscription")
+        except BaseException:
+            pubsub.close()
+            raise
+        self._thread = threading.Thread(target=self._run, args=(pubsub,), name="sse-hub", daemon=True)
+        self._thread.start()
+
+    def _run(self, pubsub) -> None:
+        try:
+            while True:
+                raw = pubsub.get_message(timeout=self.POLL)
+                if raw is None or raw["type"] != "pmessage":
+                    continue
+                with self._lock:
+                    queues = list(self._listeners.get(raw["channel"], ()))
+                if queues:
+                    self._hand_out(queues, _sse_text(raw["data"]))
+        except RedisError as exc:
+            log.info("realtime: streams ended, Redis unavailable: %s", exc)
+        except Exception:
+            log.exception("realtime: streams ended")
+        finally:
+            with self._lock:
+                ended = {queue for listeners in self._listeners.values() for queue in listeners}
+                self._listeners.clear()
+                self._thread = None
+            for queue in ended:
+                queue.put(None)
+            try:
+                pubsub.close()
+            except RedisError:
+                pass
+
+    def _hand_out(self, queues: list[SimpleQueue], text: str) -> None:
+        for queue in queues:
+            if queue.qsize() < self.MAX_BACKLOG:
+                queue.put(text)
+                continue
+            with self._lock:  # a tab that stopped reading: end its stream, it resyncs when back
+                for listeners in self._listeners.values():
+                    listeners.discard(queue)
+            queue.put(None)
+
+
+_hubs: dict[int, _Hub] = {}
+_hubs_lock = threading.Lock()
+
+
+def _hub(redis: Redis) -> _Hub:
+    """The hub of this process for this Redis client (a forked child makes its own)."""
+    with _hubs_lock:
+        hub = _hubs.get(id(redis))
+        if hub is None or hub.pid != os.getpid() or hub.redis is not redis:
+            hub = _hubs[id(redis)] = _Hub(redis)
+        return hub
+
+
+def _sse_text(raw: bytes) -> str:
+    payload = json.loads(raw)
+    # one event, or the batch of one commit (see _send_all)
+    batch = payload if isinstance(payload, list) else [payload]
+    return "".join(str(SSEMessage(**item)) for item in batch)
+
+
 def event_stream(redis: Redis, channels: list[str], heartbeat: float) -> Iterator[str]:
     """SSE text for one browser: `resync` first, then every event on `channels`, comments when idle.
 
-    Needs no app or request context (the request is gone while this runs). Subscribes before
-    sending `resync`, so nothing published between the browser's re-fetch and the
-    subscription is missed. Ends when Redis fails: the browser reconnects by itself after
-    RECONNECT_MS and gets a fresh `resync`.
+    Needs no app or request context (the request is gone while this runs). Joins the
+    process's subscription before sending `resync`, so nothing published between the
+    browser's re-fetch and the join is missed. Ends when Redis fails: the browser
+    reconnects by itself after RECONNECT_MS and gets a fresh `resync`.
     """
-    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    hub = _hub(redis)
     try:
-        try:
-            pubsub.subscribe(*[_redis_key(c) for c in channels])
-        except RedisError as exc:
-            log.info("realtime: stream refused, Redis unavailable: %s", exc)
-            yield str(SSEMessage("", retry=RECONNECT_MS))
-            return
+        queue = hub.join(channels)
+    except RedisError as exc:
+        log.info("realtime: stream refused, Redis unavailable: %s", exc)
+        yield str(SSEMessage("", retry=RECONNECT_MS))
+        return
+    try:
         yield str(SSEMessage({}, type="resync", retry=RECONNECT_MS))
         last_write = time.monotonic()
         while True:
@@ -166,22 +288,15 @@ def event_stream(redis: Redis, channels: list[str], heartbeat: float) -> Iterato
                 last_write = time.monotonic()
                 continue
             try:
-                raw = pubsub.get_message(timeout=wait)
-            except RedisError as exc:
-                log.info("realtime: stream ended, Redis unavailable: %s", exc)
-                return
-            if raw is None or raw.get("type") != "message":
+                text = queue.get(timeout=wait)
+            except Empty:
                 continue
-            payload = json.loads(raw["data"])
-            # one event, or the batch of one commit (see _send_all)
-            batch = payload if isinstance(payload, list) else [payload]
-            yield "".join(str(SSEMessage(**item)) for item in batch)
+            if text is None:
+                return
+            yield text
             last_write = time.monotonic()
     finally:
-        try:
-            pubsub.close()
-        except RedisError:
-            pass
+        hub.leave(channels, queue)
 
 
 def open_stream(user: User) -> Iterator[str]:

@@ -235,6 +235,42 @@ def test_without_redis_the_stream_ends_asking_the_browser_to_come_back(app, logi
     assert "resync" not in body
 
 
+def test_every_open_stream_of_a_process_shares_one_redis_subscription(app, login_as, open_stream, admin):
+    conversation = make_conversation()
+    staff = login_as(admin)
+    streams = [open_stream(staff) for _ in range(5)]
+    for stream in streams:
+        assert stream.next().startswith("event:resync\n")
+    redis = Redis.from_url(app.config["REDIS_URL"])
+    # the tests' own listener fixtures are not in use here: what is subscribed is the process's hub
+    assert redis.pubsub_numpat() == 1
+    assert redis.pubsub_channels() == []
+    svc.close_conversation(conversation.id, db.session.merge(admin))
+    for stream in streams:
+        assert stream.next().startswith("event:conversation.updated\n")
+
+
+def test_redis_lost_mid_stream_ends_it_and_the_next_stream_works_once_redis_is_back(
+    app, login_as, open_stream, admin, redis_server
+):
+    conversation = make_conversation()
+    staff = login_as(admin)
+    stream = open_stream(staff)
+    assert stream.next().startswith("event:resync\n")
+    redis_server.stop()
+    try:
+        # the browser is told nothing more: the stream ends, and EventSource comes back by itself
+        with pytest.raises(StopIteration):
+            while stream.next() == ": heartbeat\n\n":
+                pass
+    finally:
+        redis_server.start()
+    again = open_stream(staff)
+    assert again.next().startswith("event:resync\n")
+    svc.close_conversation(conversation.id, db.session.merge(admin))
+    assert again.next().startswith("event:conversation.updated\n")
+
+
 # --- typing ------------------------------------------------------------------------------------
 
 
