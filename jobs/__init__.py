@@ -101,7 +101,14 @@ def enqueue_delivery(message_id: int, attempt: int = 1, at: datetime | None = No
 
 
 def schedule_wake(conversation_id: int, at: datetime) -> str | None:
-    """Wake a snoozed conversation at `at`; None if Redis is down (the reconciler wakes it then)."""
+    """Wake a snoozed conversation at `at`; None if Redis is down (the reconciler wakes it then).
+
+    RQ keeps scheduled times in whole seconds, rounded down: a wake-up for 12:00:00.6 would
+    run at 12:00:00, find the snooze not over yet and do nothing, and the conversation
+    would sleep on until the reconciler. So the job is set for the next whole second.
+    """
+    if at.microsecond:
+        at = at.replace(microsecond=0) + timedelta(seconds=1)
     job_id = f"wake-{conversation_id}-{int(at.timestamp())}"
     try:
         get_queue().enqueue_at(

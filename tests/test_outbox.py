@@ -1,9 +1,10 @@
 """The outbox: a worker delivers queued replies, retries what failed for now, and the reconciler
 finds whatever Redis lost. Real RQ: jobs run in a SimpleWorker in burst mode."""
 
+import math
 import signal
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import current_app
@@ -270,8 +271,26 @@ def test_a_snooze_wakes_by_its_scheduled_job(app, admin):
     until = utcnow() + timedelta(seconds=1)
     conv_svc.snooze_conversation(conversation.id, until, admin)
     registry = ScheduledJobRegistry("okno", connection=get_redis())
-    assert registry.get_job_ids() == [f"wake-{conversation.id}-{int(until.timestamp())}"]
-    time.sleep(1.1)
+    assert registry.get_job_ids() == [f"wake-{conversation.id}-{math.ceil(until.timestamp())}"]
+    time.sleep(until.timestamp() - time.time() + 1.1)
+    work()
+    db.session.rollback()
+    assert db.session.get(Conversation, conversation.id).state == "open"
+
+
+def test_a_snooze_ending_within_a_second_is_not_woken_early_and_lost(app, admin):
+    conversation = make_conversation()
+    # a time with a fraction of a second, as the 1h / 1d presets give: x.8 s
+    now = time.time()
+    until = datetime.fromtimestamp(math.floor(now) + 2.8, UTC)
+    conv_svc.snooze_conversation(conversation.id, until, admin)
+    # the worker looks in when the whole second has begun but the snooze is not over
+    time.sleep(max(math.floor(now) + 2.3 - time.time(), 0))
+    work()
+    db.session.rollback()
+    assert db.session.get(Conversation, conversation.id).state == "snoozed"
+    # and once it is over, the wake-up is still there to run
+    time.sleep(max(until.timestamp() + 1.1 - time.time(), 0))
     work()
     db.session.rollback()
     assert db.session.get(Conversation, conversation.id).state == "open"
