@@ -207,7 +207,7 @@ def conversation_started(channel_id: int, event: ConversationStarted) -> Message
         contact_name=event.contact_name,
         avatar_url=event.avatar_url,
     )
-    contact = messaging._upsert_contact(channel, identity)
+    contact = messaging._upsert_contact(channel.id, identity)
     conversation = db.session.scalars(
         select(Conversation).where(Conversation.contact_id == contact.id)
     ).first()

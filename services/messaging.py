@@ -82,30 +82,27 @@ def receive_message(channel_id: int, event: InboundMessage) -> Message:
 def _receive(channel_id: int, event: InboundMessage) -> Message:
     from services import bot  # it sends through this module
 
-    begin_write()
+    # what needs no lock is read first: the write lock is held as briefly as the insert allows
     channel = db.session.get(Channel, channel_id)
     if channel is None:
         raise NotFound()
-    existing = db.session.scalars(
-        select(Message).where(
-            Message.channel_id == channel.id, Message.external_id == event.external_message_id
-        )
-    ).first()
+    existing = stored_message(channel_id, event.external_message_id)
     if existing is not None:
-        db.session.rollback()
         return existing
+    kind_of_channel, with_bot = channel.kind, bot.starts_with_bot(channel)
 
+    # a duplicate stored since the look above fails at the unique (channel, external id) pair
+    begin_write()
     now = utcnow()
     # the platform's time when it is believable (a resync brings older messages), never the future
     at = min(event.sent_at, now) if event.sent_at and event.sent_at.tzinfo else now
-    contact = _upsert_contact(channel, event)
+    contact = _upsert_contact(channel_id, event)
     conversation = db.session.scalars(
         select(Conversation).where(Conversation.contact_id == contact.id)
     ).first()
     if conversation is None:
-        with_bot = bot.starts_with_bot(channel)
         conversation = Conversation(
-            channel_id=channel.id, contact_id=contact.id, last_activity_at=at, with_bot=with_bot
+            channel_id=channel_id, contact_id=contact.id, last_activity_at=at, with_bot=with_bot
         )
         db.session.add(conversation)
         db.session.flush()
@@ -117,14 +114,14 @@ def _receive(channel_id: int, event: InboundMessage) -> Message:
     if event.reply_to_external_id:
         reply_to_id = db.session.scalar(
             select(Message.id).where(
-                Message.channel_id == channel.id, Message.external_id == event.reply_to_external_id
+                Message.channel_id == channel_id, Message.external_id == event.reply_to_external_id
             )
         )
     kind = event.kind if event.kind in KINDS else "file"
     message = Message(
         conversation_id=conversation.id,
         session_id=conversation.current_session_id,
-        channel_id=channel.id,
+        channel_id=channel_id,
         direction="in",
         kind=kind,
         text=event.text or "",
@@ -132,19 +129,18 @@ def _receive(channel_id: int, event: InboundMessage) -> Message:
         reply_to_id=reply_to_id,
         created_at=at,
         data=_inbound_data(event),
-    )
-    db.session.add(message)
-    db.session.flush()
-    for item in event.attachments:
-        db.session.add(
+        attachments=[
             Attachment(
-                message_id=message.id,
                 filename=item.filename,
                 content_type=item.content_type,
                 size=item.size,
                 storage_path=item.storage_path,
             )
-        )
+            for item in event.attachments
+        ],
+    )
+    db.session.add(message)
+    db.session.flush()
 
     conversation.last_activity_at = max(conversation.last_activity_at, at)
     if conversation.last_message_at is None or at >= conversation.last_message_at:
@@ -155,6 +151,13 @@ def _receive(channel_id: int, event: InboundMessage) -> Message:
     conversation.unread_count = Conversation.unread_count + 1
     _message_created(message, conversation)
     realtime.conversation_changed(conversation.id, counts=True)
+    if kind_of_channel == "widget":
+        # the visitor's other open tabs show it too
+        realtime.publish(
+            "message.created",
+            {"conversation_id": conversation.id, "message_id": message.id},
+            channel=realtime.visitor_channel(contact.id),
+        )
     media_of = message.id if "media_urls" in message.data else None
     bot_turn = bot.takes_turn(conversation, message)
     db.session.commit()
@@ -163,6 +166,13 @@ def _receive(channel_id: int, event: InboundMessage) -> Message:
     if bot_turn:  # once the message is stored: the salon bot answers, a /start deep link links the writer
         bot.answer_client(message.id)
     return message
+
+
+def stored_message(channel_id: int, external_id: str) -> Message | None:
+    """The message already stored under this platform id, if any."""
+    return db.session.scalars(
+        select(Message).where(Message.channel_id == channel_id, Message.external_id == external_id)
+    ).first()
 
 
 def _inbound_data(event: InboundMessage) -> dict:
@@ -175,14 +185,14 @@ def _inbound_data(event: InboundMessage) -> dict:
     return data
 
 
-def _upsert_contact(channel: Channel, event: InboundMessage) -> Contact:
+def _upsert_contact(channel_id: int, event: InboundMessage) -> Contact:
     contact = db.session.scalars(
         select(Contact).where(
-            Contact.channel_id == channel.id, Contact.external_id == event.external_contact_id
+            Contact.channel_id == channel_id, Contact.external_id == event.external_contact_id
         )
     ).first()
     if contact is None:
-        contact = Contact(channel_id=channel.id, external_id=event.external_contact_id)
+        contact = Contact(channel_id=channel_id, external_id=event.external_contact_id)
         db.session.add(contact)
     name = (event.contact_name or "").strip()
     if name and name != contact.display_name:

@@ -32,7 +32,7 @@ from services import realtime
 from services.attachments import accept_attribute, max_upload_bytes, store_upload
 from services.db import begin_write
 from services.errors import ActionError
-from services.messaging import receive_message
+from services.messaging import receive_message, stored_message
 from services.redis import get_redis
 from services.salon import get_salon
 from services.text import normalize_phone, normalize_text
@@ -322,24 +322,6 @@ def _external_id(contact: Contact, client_id: str) -> str:
     return f"{contact.id}:{client_id}"
 
 
-def _stored(contact: Contact, external_id: str) -> Message | None:
-    return db.session.scalars(
-        select(Message).where(Message.channel_id == contact.channel_id, Message.external_id == external_id)
-    ).first()
-
-
-def _receive(contact: Contact, event: InboundMessage) -> Message:
-    contact_id, channel_id = contact.id, contact.channel_id
-    message = receive_message(channel_id, event)
-    data = {"conversation_id": message.conversation_id, "message_id": message.id}
-    # reading the committed message began a new transaction: end it, or publish() would hold the
-    # event for a commit that never comes
-    db.session.rollback()
-    # the visitor's other open tabs show it too
-    realtime.publish("message.created", data, channel=realtime.visitor_channel(contact_id))
-    return message
-
-
 def post_visitor_message(contact: Contact, text: str, client_id: str | None = None) -> Message:
     """What a visitor wrote, stored once per client id (a retried post answers with the same message)."""
     text = (text or "").strip()
@@ -348,8 +330,8 @@ def post_visitor_message(contact: Contact, text: str, client_id: str | None = No
     if len(text) > MAX_TEXT:
         raise WidgetError(_("The message is too long: at most %(n)d characters.", n=MAX_TEXT))
     external_id = _external_id(contact, _client_id(client_id))
-    return _receive(
-        contact,
+    return receive_message(
+        contact.channel_id,
         InboundMessage(
             external_contact_id=contact.external_id, external_message_id=external_id, text=text, kind="text"
         ),
@@ -364,12 +346,12 @@ def post_visitor_file(
     if len(text) > MAX_TEXT:
         raise WidgetError(_("The message is too long: at most %(n)d characters.", n=MAX_TEXT))
     external_id = _external_id(contact, _client_id(client_id))
-    earlier = _stored(contact, external_id)
+    earlier = stored_message(contact.channel_id, external_id)
     if earlier is not None:  # a retried upload: keep the first, store no second copy of the file
         return earlier
     stored = store_upload(file)
-    return _receive(
-        contact,
+    return receive_message(
+        contact.channel_id,
         InboundMessage(
             external_contact_id=contact.external_id,
             external_message_id=external_id,
