@@ -15,7 +15,7 @@ def _include_object(obj, name, type_, reflected, compare_to):
 def init_migrations(app) -> None:
     """`flask db` (Alembic via Flask-Migrate), for the command line and the tests.
 
-    Imported here, not at the top: a web process served by gunicorn never migrates, and
+    Imported here, not at the top: a serving or queue-working process never migrates, and
     Alembic with Mako costs each worker about 11 MB it would carry all day.
     """
     from flask_migrate import Migrate

@@ -12,3 +12,13 @@ def test_admin_sees_conversation_in_list(login_as):
     staff = login_as(make_user())
     html = staff.get("/").get_data(as_text=True)
     assert "Ольга Петрова" in html
+
+
+def test_only_the_command_line_loads_migrations(app, monkeypatch, migrated_db):
+    """`flask db upgrade` has Alembic; the queue worker, which runs all day, carries none of it."""
+    from app import create_app
+
+    uri = f"sqlite:///{migrated_db}"
+    assert "migrate" in create_app({"SQLALCHEMY_DATABASE_URI": uri}).extensions
+    monkeypatch.setattr("sys.argv", ["flask", "--app", "app", "okno-worker"])
+    assert "migrate" not in create_app({"SQLALCHEMY_DATABASE_URI": uri}).extensions
