@@ -24,8 +24,26 @@ def begin_write() -> None:
         return
     if session.in_transaction():
         session.commit()
+    # whatever was loaded before, in that snapshot or kept by commit_as_written, is read again
+    session.expire_all()
     session.connection(execution_options={"sqlite_immediate": True})
     session.info["immediate"] = True
+
+
+def commit_as_written() -> None:
+    """Commit, keeping the loaded objects as this transaction wrote them.
+
+    For a caller that answers with what it just stored (the widget shows the visitor's own
+    message back): a plain commit expires every object, and reading them again costs a
+    query each. Attributes set to SQL expressions are expired by the flush all the same,
+    and begin_write expires everything before the next write, so nothing stale is written.
+    """
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 @event.listens_for(OrmSession, "after_transaction_end")

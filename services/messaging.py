@@ -24,7 +24,7 @@ from services import realtime
 from services.attachments import StoredUpload, store_upload, stored_path
 from services.channels import channel_ref, unusable_reason
 from services.conversations import _reopen, get_conversation, open_session, take_if_unassigned
-from services.db import begin_write
+from services.db import begin_write, commit_as_written
 from services.errors import ActionError
 from services.events import record_event
 from services.text import normalize_phone, normalize_text, preview
@@ -160,7 +160,7 @@ def _receive(channel_id: int, event: InboundMessage) -> Message:
         )
     media_of = message.id if "media_urls" in message.data else None
     bot_turn = bot.takes_turn(conversation, message)
-    db.session.commit()
+    commit_as_written()
     if media_of:  # the platform's files are fetched by a job: the webhook answers now
         enqueue_media(media_of)
     if bot_turn:  # once the message is stored: the salon bot answers, a /start deep link links the writer

@@ -23,6 +23,17 @@ _seq = itertools.count(1)
 PASSWORD = "secret-pass"
 
 
+def committed(model, ident):
+    """The row as a new request would read it: only what was committed, by any session.
+
+    A rollback alone is not enough: a session not in a transaction has nothing to roll back,
+    and keeps objects that services.db.commit_as_written left loaded.
+    """
+    db.session.rollback()
+    db.session.expire_all()
+    return db.session.get(model, ident)
+
+
 def make_user(role="admin", name=None, email=None, **kw) -> User:
     n = next(_seq)
     user = User(name=name or f"Staff {n}", email=email or f"staff{n}@salon.test", role=role, **kw)

@@ -11,7 +11,7 @@ from redis import Redis
 
 from extensions import db
 from models import User
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, committed, make_user
 
 TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 HTML_LANG_RE = re.compile(r'<html lang="([a-z]+)"')
@@ -58,8 +58,7 @@ def client(app):
 
 def stored_user(user_id: int) -> User:
     """The user as committed (the test's own session may hold an older snapshot)."""
-    db.session.rollback()
-    return db.session.get(User, user_id)
+    return committed(User, user_id)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from services import channels, messaging
 from services.db import begin_write
 from services.errors import ActionError
 from services.redis import get_redis
-from tests.factories import make_channel, make_conversation, make_user
+from tests.factories import committed, make_channel, make_conversation, make_user
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
 VIBER_TOKEN = "445da6az1s345z78-dazcczb2542zv51a"
@@ -66,8 +66,7 @@ def telegram_channel(**settings) -> Channel:
 
 
 def fresh(channel: Channel) -> Channel:
-    db.session.rollback()  # the job wrote in a session of its own
-    return db.session.get(Channel, channel.id)
+    return committed(Channel, channel.id)  # the job wrote in a session of its own
 
 
 def answer_health(api, me=ME) -> None:

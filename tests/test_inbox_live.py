@@ -12,7 +12,7 @@ from sqlalchemy import select
 from extensions import db
 from models import Attachment, Conversation, Message, RolePermission, User
 from services.redis import get_redis
-from tests.factories import make_channel, make_contact, make_conversation, make_message, make_user
+from tests.factories import committed, make_channel, make_contact, make_conversation, make_message, make_user
 
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
@@ -25,8 +25,7 @@ def text(response) -> str:
 
 
 def reload(model, ident):
-    db.session.rollback()
-    return db.session.get(model, ident)
+    return committed(model, ident)
 
 
 def messages_of(conversation_id: int, direction: str) -> list[Message]:

@@ -10,6 +10,7 @@ from extensions import db
 from models import Attachment, Comment, Conversation, CustomField, CustomFieldValue, Message, MessageRevision
 from models.base import utcnow
 from tests.factories import (
+    committed,
     make_channel,
     make_client,
     make_contact,
@@ -48,8 +49,7 @@ def event_texts(html: str) -> list[str]:
 
 
 def reload(model, ident):
-    db.session.rollback()
-    return db.session.get(model, ident)
+    return committed(model, ident)
 
 
 @pytest.fixture

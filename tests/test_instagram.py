@@ -18,7 +18,7 @@ from models.base import utcnow
 from services import messaging, windows
 from services.channels import channel_ref, encrypt_credentials
 from services.errors import ActionError
-from tests.factories import make_channel, make_conversation, make_message, make_user
+from tests.factories import committed, make_channel, make_conversation, make_message, make_user
 from tests.test_whatsapp_api import graph_error
 from tests.test_whatsapp_webhooks import APP_SECRET, VERIFY_TOKEN, payload, post_webhook
 
@@ -75,8 +75,7 @@ def stored(channel, direction: str = "in") -> list[Message]:
 
 
 def reload(message: Message) -> Message:
-    db.session.rollback()  # the delivery job wrote in a session of its own
-    return db.session.get(Message, message.id)
+    return committed(Message, message.id)  # the delivery job wrote in a session of its own
 
 
 def conversation_with(channel, external_id: str = IGSID) -> Conversation:

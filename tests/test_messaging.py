@@ -16,7 +16,7 @@ from services import conversations as conv_svc
 from services import messaging
 from services.errors import ActionError
 from services.redis import get_redis
-from tests.factories import make_channel, make_conversation, make_message, make_user
+from tests.factories import committed, make_channel, make_conversation, make_message, make_user
 from tests.test_realtime import Listener
 
 
@@ -38,8 +38,7 @@ def inbound(n: int | str = 1, contact: str = "visitor-1", **kw) -> InboundMessag
 
 
 def reload(model, ident):
-    db.session.rollback()  # a fresh snapshot: other sessions (threads, jobs) wrote since
-    return db.session.get(model, ident)
+    return committed(model, ident)  # other sessions (threads, jobs) wrote since
 
 
 def messages_of(conversation_id: int, direction: str = "in") -> list[Message]:

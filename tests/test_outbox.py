@@ -24,7 +24,7 @@ from services import conversations as conv_svc
 from services import messaging
 from services.db import begin_write
 from services.redis import get_redis
-from tests.factories import make_conversation, make_user
+from tests.factories import committed, make_conversation, make_user
 from tests.test_realtime import Listener
 
 
@@ -74,8 +74,7 @@ def work() -> None:
 
 
 def reload(message: Message) -> Message:
-    db.session.rollback()  # a fresh snapshot: the job wrote in a session of its own
-    return db.session.get(Message, message.id)
+    return committed(Message, message.id)  # the job wrote in a session of its own
 
 
 def age(message: Message, minutes: int = 2) -> None:

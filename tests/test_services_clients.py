@@ -9,6 +9,7 @@ from models import Client, ClientPhone, Contact, CustomField, CustomFieldValue, 
 from services import clients as svc
 from services.errors import ActionError
 from tests.factories import (
+    committed,
     make_client,
     make_contact,
     make_conversation,
@@ -20,8 +21,7 @@ from tests.factories import (
 
 def fresh(model, ident):
     """The row as a new request would read it: only what was committed."""
-    db.session.rollback()
-    return db.session.get(model, ident)
+    return committed(model, ident)
 
 
 def events(conversation_id: int) -> list[Message]:

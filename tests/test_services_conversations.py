@@ -12,7 +12,7 @@ from models import Comment, Conversation, Message, RolePermission, Session, User
 from models.base import utcnow
 from services import conversations as svc
 from services.errors import ActionError
-from tests.factories import make_conversation, make_message, make_tag, make_user
+from tests.factories import committed, make_conversation, make_message, make_tag, make_user
 
 
 def events(conversation_id: int) -> list[Message]:
@@ -35,8 +35,7 @@ def message_count() -> int:
 
 def reload(conversation: Conversation) -> Conversation:
     """The conversation as a new request would read it: only what was committed."""
-    db.session.rollback()
-    return db.session.get(Conversation, conversation.id)
+    return committed(Conversation, conversation.id)
 
 
 def long_ago() -> dict:

@@ -19,7 +19,7 @@ from models.base import utcnow
 from services import messaging
 from services.channels import channel_ref
 from tests.conftest import free_port
-from tests.factories import make_contact, make_conversation, make_message, make_user
+from tests.factories import committed, make_contact, make_conversation, make_message, make_user
 from tests.test_telegram_standin import (
     BAD_GATEWAY,
     BLOCKED,
@@ -53,8 +53,7 @@ def admin(app):
 
 
 def reload(message: Message) -> Message:
-    db.session.rollback()
-    return db.session.get(Message, message.id)
+    return committed(Message, message.id)
 
 
 def queued_with_file(

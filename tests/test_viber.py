@@ -21,7 +21,7 @@ from jobs.delivery import deliver_message
 from models import Attachment, Contact, Conversation, Message
 from services import bot, messaging
 from services.channels import channel_ref, encrypt_credentials
-from tests.factories import make_channel, make_conversation, make_message, make_user
+from tests.factories import committed, make_channel, make_conversation, make_message, make_user
 
 TOKEN = "4453b6ac12345678-e02c5f12174805f9-daec9cbb5448c51f"
 PAYLOADS = Path(__file__).parent / "payloads" / "viber"
@@ -83,8 +83,7 @@ def contact_of(channel, external_id: str = CLIENT_ID) -> Contact | None:
 
 
 def reload(message: Message) -> Message:
-    db.session.rollback()
-    return db.session.get(Message, message.id)
+    return committed(Message, message.id)
 
 
 def contact_of_message(message: Message) -> Contact:

@@ -19,7 +19,7 @@ from jobs.delivery import deliver_message
 from models import Attachment, Contact, Conversation, Message
 from services import inbound
 from services.channels import channel_ref, encrypt_credentials
-from tests.factories import make_channel, make_conversation, make_message, make_user
+from tests.factories import committed, make_channel, make_conversation, make_message, make_user
 
 GROUP_ID = 229000001
 SECRET = "Zx8kQ2mN4pR7"  # the payloads' secret
@@ -94,8 +94,7 @@ def contact_of(channel, external_id: str = str(USER)) -> Contact | None:
 
 
 def reload(message: Message) -> Message:
-    db.session.rollback()
-    return db.session.get(Message, message.id)
+    return committed(Message, message.id)
 
 
 def calls(httpserver, method: str) -> list[dict]:

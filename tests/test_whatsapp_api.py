@@ -21,7 +21,7 @@ from models import Channel, Message
 from models.base import utcnow
 from services import inbound, messaging
 from services.channels import channel_ref
-from tests.factories import make_conversation, make_message, make_user
+from tests.factories import committed, make_conversation, make_message, make_user
 from tests.test_whatsapp_webhooks import PHONE_NUMBER_ID, whatsapp_channel
 
 TOKEN = "EAAG-test-token"
@@ -79,8 +79,7 @@ def messages_endpoint() -> str:
 
 
 def reload(message: Message) -> Message:
-    db.session.rollback()
-    return db.session.get(Message, message.id)
+    return committed(Message, message.id)
 
 
 # --- text, reply-to, templates -----------------------------------------------------------------
