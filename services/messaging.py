@@ -194,24 +194,28 @@ def _upsert_contact(channel_id: int, event: InboundMessage) -> Contact:
     if contact is None:
         contact = Contact(channel_id=channel_id, external_id=event.external_contact_id)
         db.session.add(contact)
+    changes = {}
     name = (event.contact_name or "").strip()
     if name and name != contact.display_name:
-        contact.display_name = name[:200]
-        contact.name_norm = normalize_text(contact.display_name)
+        changes.update(display_name=name[:200], name_norm=normalize_text(name[:200]))
     if event.phone:
         e164 = normalize_phone(event.phone, current_app.config["DEFAULT_PHONE_REGION"])
         if e164 and e164 != contact.phone:
-            contact.phone = e164
-            contact.phone_digits = e164.lstrip("+")
+            changes.update(phone=e164, phone_digits=e164.lstrip("+"))
     if event.email:
-        contact.email = event.email.strip()[:254]
+        changes["email"] = event.email.strip()[:254]
     if event.avatar_url:
-        contact.avatar_url = event.avatar_url[:500]
+        changes["avatar_url"] = event.avatar_url[:500]
     if name or event.phone:
-        contact.given_by_visitor = event.given_by_visitor
+        changes["given_by_visitor"] = event.given_by_visitor
     # a client who writes again has unblocked the bot
-    contact.blocked = False
-    db.session.flush()
+    changes["blocked"] = False
+    # only what differs is set: an unchanged contact costs the flush nothing
+    for attribute, value in changes.items():
+        if getattr(contact, attribute) != value:
+            setattr(contact, attribute, value)
+    if contact.id is None:
+        db.session.flush()  # the conversation is looked up by its id
     return contact
 
 

@@ -214,24 +214,27 @@ def issue_token(contact: Contact) -> str:
 
 def visitor_from_token(channel: Channel, token: str | None) -> Visitor:
     """The visitor a token names on this channel; Forbidden for a missing, forged, expired or foreign one."""
-    refused = Forbidden(_("This chat session is not valid here. Reload the page to start a new one."))
+
+    def refused() -> Forbidden:
+        return Forbidden(_("This chat session is not valid here. Reload the page to start a new one."))
+
     if not token:
-        raise refused
+        raise refused()
     try:
         payload, signed_at = _serializer().loads(
             token, max_age=int(TOKEN_MAX_AGE.total_seconds()), return_timestamp=True
         )
     except (SignatureExpired, BadSignature):
-        raise refused from None
+        raise refused() from None
     if (
         not isinstance(payload, dict)
         or payload.get("c") != channel.id
         or not isinstance(payload.get("v"), int)
     ):
-        raise refused
+        raise refused()
     contact = db.session.get(Contact, payload["v"])
     if contact is None or contact.channel_id != channel.id:
-        raise refused
+        raise refused()
     fresh = issue_token(contact) if utcnow() - signed_at > TOKEN_REFRESH_AFTER else None
     return Visitor(contact, fresh)
 
