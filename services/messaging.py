@@ -50,6 +50,8 @@ def _message_created(message: Message, conversation: Conversation) -> None:
             "message_id": message.id,
             "direction": message.direction,
             "assignee_id": conversation.assignee_id,
+            # the salon bot is answering: nobody's attention is needed yet (no sound)
+            "with_bot": conversation.with_bot,
         },
     )
 

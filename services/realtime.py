@@ -6,7 +6,7 @@ logged in, a heartbeat comment so a closed tab frees its thread, and a `resync` 
 every connection so a browser that missed events re-fetches what it shows.
 
 Events (type -> data): `conversation.updated` {id}, `message.created` {conversation_id,
-message_id, direction, assignee_id}, `message.updated` {conversation_id, message_id} (delivery
+message_id, direction, assignee_id, with_bot}, `message.updated` {conversation_id, message_id} (delivery
 status), `typing` {conversation_id, user_id, name}, `counts` {} (the header badges changed).
 """
 

@@ -603,9 +603,10 @@
   }
 
   /* A new client message in a dialog that is unassigned or mine, for a user who wants sound;
-     two tabs of one user play it once. */
+     not while the salon bot is answering it; two tabs of one user play it once. */
   function maybeBeep(data) {
     if (document.body.getAttribute("data-sound") !== "on") return;
+    if (data.with_bot) return;
     var assignee = data.assignee_id === null || data.assignee_id === undefined ? "" : String(data.assignee_id);
     if (assignee && assignee !== myUserId()) return;
     var local = storage("localStorage");

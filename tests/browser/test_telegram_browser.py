@@ -82,3 +82,21 @@ def test_a_telegram_client_writes_gets_the_reply_and_blocks_the_bot_live(
     expect(page.get_by_test_id("composer-form")).to_have_count(0)
     expect(page.locator(f"#dialog[data-conversation-id='{conversation_id}']")).to_be_visible()
     expect(reply.get_by_test_id("delivery")).to_have_attribute("data-status", "sent")
+
+
+def test_a_client_the_salon_bot_is_answering_plays_no_sound(page: Page, live_server, telegram_api, worker):
+    with live_server.app_context():
+        with_bot = make_telegram({"token": "777:bot-channel", "secret": SECRET}, bot=True).uid
+        without_bot = make_telegram(bot=False).uid
+    log_in(page, "anna@salon.test")
+    expect(page.get_by_test_id("sound-toggle")).to_have_attribute("data-sound", "on")
+
+    # first a client the bot answers, then one who writes to the salon itself
+    assert post_update(live_server, with_bot, now("text")).status_code == 200
+    second = now("text")
+    second["message"]["from"]["first_name"] = second["message"]["chat"]["first_name"] = "Ольга"
+    assert post_update(live_server, without_bot, second).status_code == 200
+
+    # the second one's row is in (its event came after the first's): one sound, for her alone
+    expect(page.locator("#list-rows [data-testid=row-name]", has_text="Ольга")).to_be_visible()
+    expect(page.locator("body")).to_have_attribute("data-sound-played", "1")
