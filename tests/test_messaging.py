@@ -121,6 +121,7 @@ def test_a_first_message_opens_a_conversation_with_its_contact(app, listener):
             "message_id": message.id,
             "direction": "in",
             "assignee_id": None,
+            "with_bot": False,
         },
     ) in received
     assert ("staff", "conversation.updated", {"id": conversation.id}) in received
