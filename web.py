@@ -95,9 +95,10 @@ def init_web(app: Flask) -> None:
 
     @app.errorhandler(ActionError)
     def action_error(exc):
+        # a refused file says which refusal it is (413 too large, 415 wrong type), like the widget's
         if wants_fragment():
-            return _flash_response(str(exc), 422)
-        return render_template("errors/error.html", code=422, message=str(exc)), 422
+            return _flash_response(str(exc), exc.status)
+        return render_template("errors/error.html", code=exc.status, message=str(exc)), exc.status
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):

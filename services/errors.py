@@ -4,6 +4,8 @@
 class ActionError(ValueError):
     """The action can't be done as asked (shown to the user next to the control)."""
 
+    status = 422  # the HTTP answer a page gets with it
+
 
 class FieldError(ActionError):
     """An ActionError about one input of a form: `field` is the input's name."""

@@ -236,10 +236,20 @@ def test_a_file_of_a_refused_type_is_refused_with_the_reason_and_nothing_is_kept
         data={"text": "Фото", "files": (io.BytesIO(b"<script>alert(1)</script>"), "photo.png")},
     )
 
-    assert response.status_code == 422
+    assert response.status_code == 415
     assert "named .png (PNG)" in text(response) and "its content is text" in text(response)
     assert messages_of(c.id, "out") == [] and queued_job_ids() == []
     assert files_under(Path(app.config["UPLOAD_DIR"])) == []
+
+
+def test_a_file_over_the_limit_is_refused_as_too_large_with_the_limit(staff, app):
+    app.config["MAX_UPLOAD_BYTES"] = 1024
+    c = make_conversation(name="Ирина", messages=["?"])
+
+    response = staff.post(f"/c/{c.id}/reply", data={"files": (io.BytesIO(PNG + b"\0" * 2048), "photo.png")})
+
+    assert response.status_code == 413 and "The file is too large: at most 1 KB" in text(response)
+    assert messages_of(c.id, "out") == [] and files_under(Path(app.config["UPLOAD_DIR"])) == []
 
 
 def test_a_program_is_refused_by_its_content_whatever_its_name(staff, app):
@@ -249,7 +259,7 @@ def test_a_program_is_refused_by_its_content_whatever_its_name(staff, app):
         f"/c/{c.id}/reply", data={"files": (io.BytesIO(b"MZ\x90\x00\x03\x00\x00\x00\x04\x00"), "price.pdf")}
     )
 
-    assert response.status_code == 422 and "This kind of file can&#39;t be sent" in text(response)
+    assert response.status_code == 415 and "This kind of file can&#39;t be sent" in text(response)
     assert messages_of(c.id, "out") == [] and files_under(Path(app.config["UPLOAD_DIR"])) == []
 
 
