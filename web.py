@@ -1,9 +1,10 @@
 """What every page shares: the user loader, error pages, template helpers."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from flask import Flask, jsonify, redirect, render_template, request, url_for
-from flask_babel import format_date, format_datetime, format_time, to_user_timezone
+from babel import dates as babel_dates
+from flask import Flask, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_datetime, get_locale, get_timezone, get_translations
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -38,31 +39,90 @@ def wants_fragment() -> bool:
     return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
 
 
+class _UserDates:
+    """The user's locale and timezone, today's date there and the dates formatted so far.
+
+    Made once per request (web.py's filters ask for it): a list of 50 rows, a dialog of 100
+    messages would otherwise look the locale and the timezone up, and have Babel format the
+    same day, once per row."""
+
+    def __init__(self, locale, tz) -> None:
+        self.key = (locale, tz)
+        self.locale, self.tz = locale, tz
+        self.today = utcnow().astimezone(tz).date()
+        self.formatted: dict[tuple[str, date], str] = {}
+
+    def local(self, value: datetime) -> datetime:
+        """`value` in the user's timezone (naive values are UTC), as to_user_timezone gives it."""
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(self.tz)
+
+    def format_date(self, day: date, pattern: str) -> str:
+        key = (pattern, day)
+        if key not in self.formatted:
+            self.formatted[key] = babel_dates.format_date(day, pattern, locale=self.locale)
+        return self.formatted[key]
+
+
+def _user_dates() -> _UserDates:
+    key = (get_locale(), get_timezone())
+    dates = g.get("user_dates")
+    if dates is None or dates.key != key:  # a new request, or a forced locale inside one
+        dates = g.user_dates = _UserDates(*key)
+    return dates
+
+
 def short_time(value: datetime | None) -> str:
     """12:03 today, else 24 Nov (this year), else 24.11.2025: as a list row shows time."""
     if value is None:
         return ""
-    local = to_user_timezone(value)
-    now = to_user_timezone(utcnow())
-    if local.date() == now.date():
-        return format_time(value, "HH:mm")
-    if local.year == now.year:
-        return format_date(value, "d MMM")
-    return format_date(value, "dd.MM.yyyy")
+    dates = _user_dates()
+    local = dates.local(value)
+    if local.date() == dates.today:
+        return local.strftime("%H:%M")  # Babel's "HH:mm"
+    if local.year == dates.today.year:
+        return dates.format_date(local.date(), "d MMM")
+    return dates.format_date(local.date(), "dd.MM.yyyy")
+
+
+def clock_time(value: datetime | None) -> str:
+    """12:03 in the user's timezone (Babel's "HH:mm")."""
+    return _user_dates().local(value).strftime("%H:%M") if value else ""
 
 
 def day_label(value: datetime) -> str:
-    local = to_user_timezone(value).date()
-    today = to_user_timezone(utcnow()).date()
-    if local == today:
+    dates = _user_dates()
+    local = dates.local(value).date()
+    if local == dates.today:
         return _("Today")
-    if local == today - timedelta(days=1):
+    if local == dates.today - timedelta(days=1):
         return _("Yesterday")
-    return format_date(value, "d MMMM yyyy")
+    return dates.format_date(local, "d MMMM yyyy")
 
 
-def local_date(value: datetime):
-    return to_user_timezone(value).date()
+def local_date(value: datetime) -> date:
+    return _user_dates().local(value).date()
+
+
+def format_when(value: datetime | None, pattern: str = "medium") -> str:
+    """`value` in the user's timezone and language, a Babel pattern or a named format."""
+    if not value:
+        return ""
+    if pattern in ("short", "medium", "long", "full"):
+        return format_datetime(value, pattern)  # Flask-Babel knows the app's named formats
+    dates = _user_dates()
+    return babel_dates.format_datetime(value, pattern, tzinfo=dates.tz, locale=dates.locale)
+
+
+def _translations():
+    """The request's catalog for templates, looked up once per locale (a page asks for a few
+    hundred strings; Flask-Babel finds the catalog again for each)."""
+    locale = get_locale()
+    cached = g.get("jinja_translations")
+    if cached is None or cached[0] is not locale:
+        cached = g.jinja_translations = (locale, get_translations())
+    return cached[1]
 
 
 def init_web(app: Flask) -> None:
@@ -72,8 +132,13 @@ def init_web(app: Flask) -> None:
         local_date=local_date,
         phone=format_phone,
         badge=badge,
-        datetime=lambda v, f="medium": format_datetime(v, f) if v else "",
-        time=lambda v: format_time(v, "HH:mm") if v else "",
+        datetime=format_when,
+        time=clock_time,
+    )
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        newstyle=True,
     )
     app.jinja_env.add_extension("jinja2.ext.loopcontrols")
 
