@@ -160,6 +160,14 @@ def quotes_ok(channel_id: int) -> bool:
     return cache[channel_id]
 
 
+@bp.app_template_global("conversation_name")
+def conversation_name(conversation) -> str:
+    """What the inbox calls a conversation: its client's name, else the contact's (a function, not
+    a macro: every list row asks for it)."""
+    client = conversation.contact.client
+    return client.name if client else (conversation.contact.display_name or _("No name"))
+
+
 @bp.app_template_filter("initials")
 def initials(name: str | None) -> str:
     """Up to two letters for an avatar: "Мария Иванова" -> "МИ"."""
