@@ -13,6 +13,7 @@ from services import clients as client_svc
 from services import conversations as svc
 from services import realtime
 from services.db import begin_write
+from services.redis import get_redis
 from tests.conftest import free_port
 from tests.factories import make_channel, make_client, make_contact, make_conversation, make_user
 
@@ -269,6 +270,22 @@ def test_redis_lost_mid_stream_ends_it_and_the_next_stream_works_once_redis_is_b
     assert again.next().startswith("event:resync\n")
     svc.close_conversation(conversation.id, db.session.merge(admin))
     assert again.next().startswith("event:conversation.updated\n")
+
+
+def test_a_stream_whose_tab_stopped_reading_is_ended_instead_of_piling_up_events(app, monkeypatch):
+    monkeypatch.setattr(realtime._Hub, "MAX_BACKLOG", 5)
+    stream = realtime.event_stream(get_redis(), [realtime.user_channel(4242)], heartbeat=30)
+    assert next(stream).startswith("event:resync\n")
+    # the tab reads nothing while 8 events come for it: 5 wait, then it is let go
+    for n in range(8):
+        realtime.send_event(realtime.user_channel(4242), "counts", {"n": n})
+    deadline = time.monotonic() + 5
+    while realtime._hub(get_redis())._listeners.get(b"okno:sse:user-4242") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    received = [next(stream) for _ in range(5)]  # what had waited
+    assert [json.loads(chunk.split("data:")[1])["n"] for chunk in received] == [0, 1, 2, 3, 4]
+    with pytest.raises(StopIteration):  # then the end: the browser reconnects and resyncs
+        next(stream)
 
 
 # --- typing ------------------------------------------------------------------------------------
