@@ -1,11 +1,10 @@
 """The staff event stream (SSE) and the typing signal."""
 
-from flask import Blueprint, Response
+from flask import Blueprint
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints.access import may_chat
-from extensions import db
 from services import realtime
 
 bp = Blueprint("stream", __name__)
@@ -22,13 +21,7 @@ def logged_in_only():
 @bp.get("/stream")
 @may_chat
 def stream():
-    events = realtime.open_stream(current_user)
-    # the stream needs the database only to know who is asking: give the connection back
-    db.session.remove()
-    response = Response(events, mimetype="text/event-stream")
-    response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Accel-Buffering"] = "no"
-    return response
+    return realtime.sse_response(realtime.open_stream(current_user))
 
 
 @bp.post("/c/<int:conversation_id>/typing")

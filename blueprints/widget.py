@@ -28,7 +28,7 @@ from werkzeug.exceptions import BadRequest, Forbidden, HTTPException
 from blueprints.files import INLINE_TYPES, send_attachment
 from extensions import csrf, db
 from models import Channel, Message
-from services import widget
+from services import realtime, widget
 from services.attachments import UploadRefused, format_size, max_upload_bytes
 from services.errors import ActionError
 
@@ -292,13 +292,7 @@ def read(uid: str):
 @bp.get("/<uid>/stream")
 def stream(uid: str):
     """The visitor's live events (staff replies, typing): their own channel only, `resync` first."""
-    events = widget.open_visitor_stream(_visitor().contact)
-    # the stream needs the database only to check the token: give the connection back
-    db.session.remove()
-    response = Response(events, mimetype="text/event-stream")
-    response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Accel-Buffering"] = "no"
-    return response
+    return realtime.sse_response(widget.open_visitor_stream(_visitor().contact))
 
 
 @bp.get("/demo")

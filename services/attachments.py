@@ -240,6 +240,17 @@ def _check_type(content_type: str | None, extension: str) -> str:
     return content_type
 
 
+def _new_partial() -> tuple[Path, Path, str, Path]:
+    """Where a new file goes: (upload dir, this month's folder, its token, the hidden .part it is
+    written to before it is checked and renamed)."""
+    upload_dir = Path(current_app.config["UPLOAD_DIR"])
+    now = utcnow()
+    folder = upload_dir / f"{now:%Y}" / f"{now:%m}"
+    folder.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex
+    return upload_dir, folder, token, folder / f".{token}.part"
+
+
 def store_upload(file: FileStorage | None) -> StoredUpload:
     """Check one uploaded file and keep it; UploadRefused (with a reason for the person) if it can't be.
 
@@ -251,12 +262,7 @@ def store_upload(file: FileStorage | None) -> StoredUpload:
     limit = max_upload_bytes()
     filename = clean_filename(file.filename)
     extension = _extension(filename)
-    upload_dir = Path(current_app.config["UPLOAD_DIR"])
-    now = utcnow()
-    folder = upload_dir / f"{now:%Y}" / f"{now:%m}"
-    folder.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex
-    partial = folder / f".{token}.part"
+    upload_dir, folder, token, partial = _new_partial()
     size = 0
     try:
         with partial.open("wb") as out:
@@ -309,12 +315,7 @@ def store_fetched(content: bytes, filename: str, content_type: str) -> StoredUpl
     filename = clean_filename(filename)
     extension = _extension(filename)
     claimed = (content_type or "").split(";")[0].strip().lower() or "application/octet-stream"
-    upload_dir = Path(current_app.config["UPLOAD_DIR"])
-    now = utcnow()
-    folder = upload_dir / f"{now:%Y}" / f"{now:%m}"
-    folder.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex
-    partial = folder / f".{token}.part"
+    upload_dir, folder, token, partial = _new_partial()
     try:
         partial.write_bytes(content)
         detected = detect_type(partial, extension)

@@ -27,12 +27,13 @@ from sqlalchemy import select
 
 from channels.base import ConversationStarted, InboundMessage
 from extensions import db
-from models import Channel, Conversation, Message, Visit
+from models import Channel, Conversation, Message
 from models.base import utcnow
 from services import deeplinks, messaging
 from services.conversations import get_conversation, open_session
 from services.db import begin_write
 from services.events import record_event
+from services.inbox import upcoming_visits
 from services.realtime import conversation_changed
 from services.salon import get_salon
 
@@ -141,16 +142,7 @@ def visits_text(client_id: int | None, language: str) -> str:
             "This chat isn't linked to your client card yet, so I can't see your visits. "
             "Write your question and an administrator will answer."
         )
-    visits = db.session.scalars(
-        select(Visit)
-        .where(
-            Visit.client_id == client_id,
-            Visit.starts_at >= utcnow(),
-            Visit.status.in_(("waiting", "confirmed")),
-        )
-        .order_by(Visit.starts_at)
-        .limit(VISITS_SHOWN)
-    ).all()
+    visits = upcoming_visits(client_id, VISITS_SHOWN)
     if not visits:
         return _("You have no upcoming visits. Write here to book one and an administrator will answer.")
     zone = ZoneInfo(get_salon().timezone)

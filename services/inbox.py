@@ -318,18 +318,25 @@ class Card:
     all_tags: list[Tag] = field(default_factory=list)
 
 
-def next_visit(client_id: int) -> Visit | None:
-    """The client's next planned visit: waiting or confirmed, not started yet (card, quick replies)."""
-    return db.session.scalars(
-        select(Visit)
-        .where(
-            Visit.client_id == client_id,
-            Visit.starts_at >= utcnow(),
-            Visit.status.in_(("waiting", "confirmed")),
+def upcoming_visits(client_id: int, limit: int) -> list[Visit]:
+    """The client's planned visits, soonest first: waiting or confirmed, not started yet."""
+    return list(
+        db.session.scalars(
+            select(Visit)
+            .where(
+                Visit.client_id == client_id,
+                Visit.starts_at >= utcnow(),
+                Visit.status.in_(("waiting", "confirmed")),
+            )
+            .order_by(Visit.starts_at)
+            .limit(limit)
         )
-        .order_by(Visit.starts_at)
-        .limit(1)
-    ).first()
+    )
+
+
+def next_visit(client_id: int) -> Visit | None:
+    """The client's next planned visit (card, quick replies)."""
+    return next(iter(upcoming_visits(client_id, 1)), None)
 
 
 def load_card(conversation: Conversation, history_limit: int = 5) -> Card:

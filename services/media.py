@@ -19,7 +19,7 @@ from models.base import utcnow
 from services.attachments import StoredUpload
 from services.channels import channel_ref
 from services.db import begin_write
-from services.messaging import message_updated
+from services.messaging import message_updated, retry_at
 
 MAX_ATTEMPTS = 6
 # seconds before attempt 2, 3, ...: the platform's retry_after wins when longer
@@ -87,8 +87,7 @@ def postpone_media(message_id: int, reason: str, retry_after: float | None = Non
         db.session.rollback()
         media_failed(message_id, reason)
         return None
-    delay = max(retry_after or 0, BACKOFF[min(attempts, len(BACKOFF)) - 1])
-    at = utcnow() + timedelta(seconds=delay)
+    at = retry_at(attempts, BACKOFF, retry_after)
     message.data = {**data, "media_attempts": attempts, "media_last_error": reason[:500]}
     db.session.commit()
     enqueue_media(message_id, attempt=attempts + 1, at=at)

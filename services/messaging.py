@@ -251,16 +251,22 @@ def send_reply(
         raise
 
 
-def _send_reply(
-    conversation_id: int, author: User, text: str, reply_to_id: int | None, uploads: list[StoredUpload]
-) -> Message:
-    begin_write()
+def _sendable_conversation(conversation_id: int) -> Conversation:
+    """The conversation, if a message can go out through it now: ActionError with the reason if not."""
     conversation = get_conversation(conversation_id)
     if conversation.contact.blocked:
         raise ActionError(_("Bot blocked by the user: the message can't be delivered."))
     refusal = unusable_reason(conversation.channel)
     if refusal:
         raise ActionError(refusal)
+    return conversation
+
+
+def _send_reply(
+    conversation_id: int, author: User, text: str, reply_to_id: int | None, uploads: list[StoredUpload]
+) -> Message:
+    begin_write()
+    conversation = _sendable_conversation(conversation_id)
     if not window_open(conversation):
         raise ActionError(window_closed_message(conversation.channel.kind))
     if reply_to_id is not None:
@@ -284,12 +290,7 @@ def send_template(conversation_id: int, author: User, name: str, language: str, 
     filled, the adapter sends data["template"] = {"name", "language", "params"}.
     """
     begin_write()
-    conversation = get_conversation(conversation_id)
-    if conversation.contact.blocked:
-        raise ActionError(_("Bot blocked by the user: the message can't be delivered."))
-    refusal = unusable_reason(conversation.channel)
-    if refusal:
-        raise ActionError(refusal)
+    conversation = _sendable_conversation(conversation_id)
     text, template = template_message(conversation.channel, name, language, params)
     return _queue_reply(conversation, author, text, kind="template", data={"template": template})
 
@@ -478,6 +479,12 @@ def mark_failed(message_id: int, reason: str) -> None:
     db.session.commit()
 
 
+def retry_at(attempts: int, backoff: tuple[int, ...], retry_after: float | None = None) -> datetime:
+    """When to try again after `attempts` tries: the backoff step, or the platform's retry_after if longer."""
+    delay = max(retry_after or 0, backoff[min(attempts, len(backoff)) - 1])
+    return utcnow() + timedelta(seconds=delay)
+
+
 def postpone_delivery(message_id: int, reason: str, retry_after: float | None = None) -> datetime | None:
     """A temporary refusal: schedule the next attempt with backoff; None once attempts ran out (failed)."""
     message = _queued_out(message_id)
@@ -489,8 +496,7 @@ def postpone_delivery(message_id: int, reason: str, retry_after: float | None = 
         db.session.rollback()
         mark_failed(message_id, reason)
         return None
-    delay = max(retry_after or 0, BACKOFF[min(attempts, len(BACKOFF)) - 1])
-    at = utcnow() + timedelta(seconds=delay)
+    at = retry_at(attempts, BACKOFF, retry_after)
     message.data = {**data, "attempts": attempts, "last_error": reason}
     db.session.commit()
     enqueue_delivery(message_id, attempt=attempts + 1, at=at)

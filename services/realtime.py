@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from queue import Empty, SimpleQueue
 
-from flask import current_app
+from flask import Response, current_app
 from flask_sse import Message as SSEMessage
 from redis import Redis
 from redis.exceptions import RedisError
@@ -297,6 +297,19 @@ def event_stream(redis: Redis, channels: list[str], heartbeat: float) -> Iterato
             last_write = time.monotonic()
     finally:
         hub.leave(channels, queue)
+
+
+def sse_response(events: Iterator[str]) -> Response:
+    """An event stream as the browser's EventSource reads it: never cached, never buffered by a proxy.
+
+    The stream needs the database only to know who is asking: the session's connection is
+    given back before the first event, not held for the hours a tab stays open.
+    """
+    db.session.remove()
+    response = Response(events, mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
 
 
 def open_stream(user: User) -> Iterator[str]:
